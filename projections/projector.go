@@ -1,0 +1,348 @@
+// Package projections runs projectors: loops that read the event log in order
+// and keep read tables up to date. A projector's read-model writes and its
+// checkpoint commit in one transaction, so a crash or a retry never applies
+// an event twice or skips one.
+//
+// The package does not know any read model; those implement Handler in their
+// own packages. A projection must only write its own tables: anything that
+// talks to the outside world is not a projection, because rebuilds replay
+// every event again.
+package projections
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"comanda/eventstore"
+)
+
+//go:embed queries/*.sql
+var queryFiles embed.FS
+
+func query(name string) string {
+	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
+	if err != nil {
+		panic("BUG: missing embedded query " + name)
+	}
+	return string(b)
+}
+
+// Handler applies events to a read model. Apply receives events in log order
+// inside the transaction that also moves the checkpoint; it must write only
+// through tx and must not talk to the outside world.
+type Handler interface {
+	// Apply writes the effects of events to the read model.
+	Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error
+
+// Apply calls f.
+func (f HandlerFunc) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {
+	return f(ctx, tx, events)
+}
+
+// Config tunes a projector. Zero values take the defaults noted.
+type Config struct {
+	// Group is the consumer group, which names the checkpoint. Required.
+	Group string
+	// PollInterval is how long an idle projector waits before looking for new
+	// events; 50ms by default, which keeps lag well under 100 ms.
+	PollInterval time.Duration
+	// CatchUpBatch is how many events one catch-up transaction applies; 2000
+	// by default.
+	CatchUpBatch int
+	// LiveBatch is the watermill subscriber's batch size; 100 by default.
+	LiveBatch int
+	// MaxAttempts is how often one event is tried before the projector stops
+	// on it and reports it; 5 by default.
+	MaxAttempts int
+	// RetryDelay is the pause between attempts at a failing event and before
+	// a stuck projector tries again; 200ms by default.
+	RetryDelay time.Duration
+	// Metrics receives the projector's figures; nil means none.
+	Metrics *Metrics
+	// Logger reports background failures; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.PollInterval <= 0 {
+		c.PollInterval = 50 * time.Millisecond
+	}
+	if c.CatchUpBatch <= 0 {
+		c.CatchUpBatch = 2000
+	}
+	if c.LiveBatch <= 0 {
+		c.LiveBatch = 100
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = 200 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Failure describes the event a projector is stuck on.
+type Failure struct {
+	Position  int64     `json:"position"`
+	EventType string    `json:"event_type"`
+	StreamID  string    `json:"stream_id"`
+	Error     string    `json:"error"`
+	Attempts  int       `json:"attempts"`
+	Since     time.Time `json:"since"`
+}
+
+// Projector keeps one read model up to date from the event log.
+type Projector struct {
+	name    string
+	pool    *pgxpool.Pool
+	store   *eventstore.Store
+	handler Handler
+	cfg     Config
+
+	mu       sync.Mutex
+	failure  *Failure
+	attempts map[int64]int
+	running  bool
+}
+
+// New returns a projector named name that feeds handler from store.
+func New(name string, store *eventstore.Store, handler Handler, cfg Config) *Projector {
+	cfg.defaults()
+	if cfg.Group == "" {
+		cfg.Group = name
+	}
+	return &Projector{
+		name: name, pool: store.Pool(), store: store, handler: handler, cfg: cfg,
+		attempts: map[int64]int{},
+	}
+}
+
+// Name returns the projector's name.
+func (p *Projector) Name() string { return p.name }
+
+// Group returns the consumer group that holds the projector's checkpoint.
+func (p *Projector) Group() string { return p.cfg.Group }
+
+// Failure returns the event the projector is stuck on, or nil.
+func (p *Projector) Failure() *Failure {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failure == nil {
+		return nil
+	}
+	f := *p.failure
+	return &f
+}
+
+// Running reports whether Run is active.
+func (p *Projector) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+// Run applies events until ctx is done. It catches up in large batches, then
+// follows the log through a watermill-sql subscriber. An event whose handler
+// keeps failing stops the projector on that event until it succeeds; it is
+// never skipped.
+func (p *Projector) Run(ctx context.Context) error {
+	p.mu.Lock()
+	p.running = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.running = false
+		p.mu.Unlock()
+	}()
+
+	if _, err := p.pool.Exec(ctx, query("ensure_group"), p.cfg.Group); err != nil {
+		return fmt.Errorf("create checkpoint of %s: %w", p.name, err)
+	}
+	for ctx.Err() == nil {
+		full, err := p.catchUpOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			// A failing batch is retried one event at a time by the live
+			// path, which finds and reports the event that fails.
+			p.cfg.Logger.Warn("projection batch failed", "projection", p.name, "error", err)
+		}
+		if full && err == nil {
+			continue
+		}
+		if err := p.follow(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Logger.Error("projection subscriber failed", "projection", p.name, "error", err)
+			sleep(ctx, p.cfg.RetryDelay)
+		}
+		if p.Failure() != nil {
+			sleep(ctx, p.cfg.RetryDelay)
+		}
+	}
+	return nil
+}
+
+// CatchUp applies batches until the projector has reached the head of the
+// log as it stood when called, and returns how many events it applied.
+func (p *Projector) CatchUp(ctx context.Context) (int, error) {
+	if _, err := p.pool.Exec(ctx, query("ensure_group"), p.cfg.Group); err != nil {
+		return 0, fmt.Errorf("create checkpoint of %s: %w", p.name, err)
+	}
+	total := 0
+	for {
+		n, err := p.applyBatch(ctx)
+		total += n
+		if err != nil || n < p.cfg.CatchUpBatch {
+			return total, err
+		}
+	}
+}
+
+// catchUpOnce applies one batch and reports whether it was full.
+func (p *Projector) catchUpOnce(ctx context.Context) (bool, error) {
+	n, err := p.applyBatch(ctx)
+	return n >= p.cfg.CatchUpBatch, err
+}
+
+// applyBatch reads the next batch after the checkpoint, applies it and moves
+// the checkpoint, all in one REPEATABLE READ transaction.
+func (p *Projector) applyBatch(ctx context.Context) (int, error) {
+	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return 0, fmt.Errorf("begin batch of %s: %w", p.name, err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	adapter := eventstore.SchemaAdapter{BatchSize: p.cfg.CatchUpBatch}
+	offsets := eventstore.OffsetsAdapter()
+	sel, err := adapter.SelectQuery(wsql.SelectQueryParams{
+		Topic: eventstore.Topic, ConsumerGroup: p.cfg.Group, OffsetsAdapter: offsets,
+	})
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.Query(ctx, sel.Query, sel.Args...)
+	if err != nil {
+		return 0, fmt.Errorf("read batch of %s: %w", p.name, err)
+	}
+	events, err := p.collect(rows)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+
+	if err := p.handler.Apply(ctx, tx, events); err != nil {
+		p.cfg.Metrics.handlerError(p.name)
+		return 0, fmt.Errorf("apply batch ending at %d: %w", events[len(events)-1].Position, err)
+	}
+	last := events[len(events)-1]
+	ack, err := offsets.AckMessageQuery(wsql.AckMessageQueryParams{
+		Topic:         eventstore.Topic,
+		LastRow:       lastRow(last),
+		ConsumerGroup: p.cfg.Group,
+	})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, ack.Query, ack.Args...); err != nil {
+		return 0, fmt.Errorf("move checkpoint of %s: %w", p.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit batch of %s: %w", p.name, err)
+	}
+	p.cfg.Metrics.applied(p.name, len(events))
+	p.clearFailure()
+	return len(events), nil
+}
+
+func lastRow(e eventstore.Event) wsql.Row {
+	return wsql.Row{
+		Offset:    e.Position,
+		ExtraData: map[string]any{"transaction_id": fmt.Sprint(e.TransactionID)},
+	}
+}
+
+func (p *Projector) collect(rows pgx.Rows) ([]eventstore.Event, error) {
+	defer rows.Close()
+	var events []eventstore.Event
+	for rows.Next() {
+		e, err := eventstore.ScanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan event for %s: %w", p.name, err)
+		}
+		if e, err = p.store.Upcast(e); err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+// follow consumes the log through a watermill-sql subscriber until ctx is
+// done, the projector falls far behind (then catch-up batches are faster),
+// or an event keeps failing.
+func (p *Projector) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	sub, err := wsql.NewSubscriber(wsql.BeginnerFromPgx(p.pool), wsql.SubscriberConfig{
+		ConsumerGroup:  p.cfg.Group,
+		PollInterval:   p.cfg.PollInterval,
+		ResendInterval: p.cfg.RetryDelay,
+		RetryInterval:  p.cfg.RetryDelay,
+		SchemaAdapter:  eventstore.SchemaAdapter{BatchSize: p.cfg.LiveBatch},
+		OffsetsAdapter: eventstore.OffsetsAdapter(),
+	}, watermill.NopLogger{})
+	if err != nil {
+		return fmt.Errorf("create subscriber for %s: %w", p.name, err)
+	}
+	defer sub.Close()
+
+	messages, err := sub.Subscribe(ctx, eventstore.Topic)
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", p.name, err)
+	}
+	behind := time.NewTicker(time.Second)
+	defer behind.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-behind.C:
+			if p.farBehind(ctx) {
+				return nil
+			}
+		case msg, ok := <-messages:
+			if !ok {
+				return nil
+			}
+			if stop := p.handleMessage(msg); stop {
+				// Cancelling before the ack makes the subscriber commit what
+				// it acked so far and leave this event for the next run.
+				cancel()
+				for range messages {
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// farBehind reports whether the log is so far ahead that batches would be
+// faster than the subscriber.
+func (p *Projector) farBehind(ctx context.Context) bool {
+	st, err := p.Status(ctx)
+	return err == nil && st.LagEvents > int64(4*p.cfg.CatchUpBatch)
+}
