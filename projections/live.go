@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 
 	"comanda/eventstore"
@@ -49,11 +50,16 @@ func (p *Projector) applyInSavepoint(ctx context.Context, e eventstore.Event) er
 	if !ok {
 		return errors.New("BUG: subscriber message carries no transaction")
 	}
-	outer, ok := wtx.(wsql.PgxTx)
-	if !ok {
+	var outer pgx.Tx
+	switch t := wtx.(type) {
+	case *wsql.PgxTx:
+		outer = t.Tx
+	case wsql.PgxTx:
+		outer = t.Tx
+	default:
 		return fmt.Errorf("BUG: subscriber transaction is a %T, not a pgx one", wtx)
 	}
-	sp, err := outer.Tx.Begin(ctx)
+	sp, err := outer.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("open savepoint for event %d: %w", e.Position, err)
 	}

@@ -12,6 +12,7 @@ package projections
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"comanda/eventstore"
@@ -176,7 +178,7 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		full, err := p.catchUpOnce(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !isSerializationFailure(err) {
 			// A failing batch is retried one event at a time by the live
 			// path, which finds and reports the event that fails.
 			p.cfg.Logger.Warn("projection batch failed", "projection", p.name, "error", err)
@@ -198,14 +200,24 @@ func (p *Projector) Run(ctx context.Context) error {
 // CatchUp applies batches until the projector has reached the head of the
 // log as it stood when called, and returns how many events it applied.
 func (p *Projector) CatchUp(ctx context.Context) (int, error) {
+	return p.CatchUpTo(ctx, nil, nil)
+}
+
+// CatchUpTo applies batches until nothing is left or, when upTo is set,
+// until the checkpoint reaches upTo. progress, when set, is called after
+// every batch with the number of events it applied.
+func (p *Projector) CatchUpTo(ctx context.Context, upTo *eventstore.Cursor, progress func(int)) (int, error) {
 	if _, err := p.pool.Exec(ctx, query("ensure_group"), p.cfg.Group); err != nil {
 		return 0, fmt.Errorf("create checkpoint of %s: %w", p.name, err)
 	}
 	total := 0
 	for {
-		n, err := p.applyBatch(ctx)
+		n, full, err := p.applyBatchTo(ctx, upTo)
 		total += n
-		if err != nil || n < p.cfg.CatchUpBatch {
+		if progress != nil && n > 0 {
+			progress(n)
+		}
+		if err != nil || !full {
 			return total, err
 		}
 	}
@@ -213,16 +225,18 @@ func (p *Projector) CatchUp(ctx context.Context) (int, error) {
 
 // catchUpOnce applies one batch and reports whether it was full.
 func (p *Projector) catchUpOnce(ctx context.Context) (bool, error) {
-	n, err := p.applyBatch(ctx)
-	return n >= p.cfg.CatchUpBatch, err
+	_, full, err := p.applyBatchTo(ctx, nil)
+	return full, err
 }
 
-// applyBatch reads the next batch after the checkpoint, applies it and moves
-// the checkpoint, all in one REPEATABLE READ transaction.
-func (p *Projector) applyBatch(ctx context.Context) (int, error) {
+// applyBatchTo reads the next batch after the checkpoint, applies it and
+// moves the checkpoint, all in one REPEATABLE READ transaction. Events after
+// upTo, when set, are left alone. It reports how many events it applied and
+// whether more may be waiting.
+func (p *Projector) applyBatchTo(ctx context.Context, upTo *eventstore.Cursor) (int, bool, error) {
 	tx, err := p.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
-		return 0, fmt.Errorf("begin batch of %s: %w", p.name, err)
+		return 0, false, fmt.Errorf("begin batch of %s: %w", p.name, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
@@ -232,20 +246,32 @@ func (p *Projector) applyBatch(ctx context.Context) (int, error) {
 		Topic: eventstore.Topic, ConsumerGroup: p.cfg.Group, OffsetsAdapter: offsets,
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	rows, err := tx.Query(ctx, sel.Query, sel.Args...)
 	if err != nil {
-		return 0, fmt.Errorf("read batch of %s: %w", p.name, err)
+		return 0, false, fmt.Errorf("read batch of %s: %w", p.name, err)
 	}
 	events, err := p.collect(rows)
 	if err != nil || len(events) == 0 {
-		return 0, err
+		return 0, false, err
+	}
+	full := len(events) >= p.cfg.CatchUpBatch
+	if upTo != nil {
+		for i, e := range events {
+			if (eventstore.Cursor{TransactionID: e.TransactionID, Position: e.Position}).After(*upTo) {
+				events, full = events[:i], false
+				break
+			}
+		}
+		if len(events) == 0 {
+			return 0, false, nil
+		}
 	}
 
 	if err := p.handler.Apply(ctx, tx, events); err != nil {
 		p.cfg.Metrics.handlerError(p.name)
-		return 0, fmt.Errorf("apply batch ending at %d: %w", events[len(events)-1].Position, err)
+		return 0, false, fmt.Errorf("apply batch ending at %d: %w", events[len(events)-1].Position, err)
 	}
 	last := events[len(events)-1]
 	ack, err := offsets.AckMessageQuery(wsql.AckMessageQueryParams{
@@ -254,17 +280,17 @@ func (p *Projector) applyBatch(ctx context.Context) (int, error) {
 		ConsumerGroup: p.cfg.Group,
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if _, err := tx.Exec(ctx, ack.Query, ack.Args...); err != nil {
-		return 0, fmt.Errorf("move checkpoint of %s: %w", p.name, err)
+		return 0, false, fmt.Errorf("move checkpoint of %s: %w", p.name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit batch of %s: %w", p.name, err)
+		return 0, false, fmt.Errorf("commit batch of %s: %w", p.name, err)
 	}
 	p.cfg.Metrics.applied(p.name, len(events))
 	p.clearFailure()
-	return len(events), nil
+	return len(events), full, nil
 }
 
 func lastRow(e eventstore.Event) wsql.Row {
@@ -329,11 +355,9 @@ func (p *Projector) follow(ctx context.Context) error {
 				return nil
 			}
 			if stop := p.handleMessage(msg); stop {
-				// Cancelling before the ack makes the subscriber commit what
-				// it acked so far and leave this event for the next run.
-				cancel()
-				for range messages {
-				}
+				// Closing the subscriber before this event is acked makes it
+				// commit what it acked so far and leave this event unapplied.
+				_ = sub.Close()
 				return nil
 			}
 		}
@@ -345,4 +369,11 @@ func (p *Projector) follow(ctx context.Context) error {
 func (p *Projector) farBehind(ctx context.Context) bool {
 	st, err := p.Status(ctx)
 	return err == nil && st.LagEvents > int64(4*p.cfg.CatchUpBatch)
+}
+
+// isSerializationFailure reports a conflict with another instance of the
+// same consumer group, which simply tries again.
+func isSerializationFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }

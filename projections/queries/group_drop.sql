@@ -1,0 +1,1 @@
+DELETE FROM projection_offsets WHERE consumer_group = $1

@@ -1,0 +1,1 @@
+DELETE FROM projection_tables WHERE projection = $1 AND table_name = $2
