@@ -341,7 +341,7 @@ func (o *Order) Update(actor Actor, b *Business, products map[string]CatalogItem
 		return nil, err
 	}
 	return &OrderUpdated{OrderID: o.ID, Lines: lines, Address: in.Address,
-		Note: strings.TrimSpace(in.Note),
+		Note:   strings.TrimSpace(in.Note),
 		Totals: ComputeTotals(o.Totals.Subtotal.Currency, lines, o.Totals.DeliveryFee, o.Discount)}, nil
 }
 

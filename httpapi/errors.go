@@ -32,14 +32,14 @@ var statusOf = map[domain.Code]int{
 
 // Problem is an RFC 9457 problem document with the engine's stable code.
 type Problem struct {
-	Type     string               `json:"type"`
-	Title    string               `json:"title"`
-	Status   int                  `json:"status"`
-	Detail   string               `json:"detail"`
-	Code     domain.Code          `json:"code"`
-	Instance string               `json:"instance,omitempty"`
-	Errors   []domain.FieldError  `json:"errors,omitempty"`
-	Details  map[string]any       `json:"details,omitempty"`
+	Type     string              `json:"type"`
+	Title    string              `json:"title"`
+	Status   int                 `json:"status"`
+	Detail   string              `json:"detail"`
+	Code     domain.Code         `json:"code"`
+	Instance string              `json:"instance,omitempty"`
+	Errors   []domain.FieldError `json:"errors,omitempty"`
+	Details  map[string]any      `json:"details,omitempty"`
 }
 
 // problemFor turns any error into a problem document. Errors that are not a

@@ -3,16 +3,16 @@ package httpapi
 import (
 	"embed"
 	"fmt"
-	"io/fs"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"go.yaml.in/yaml/v4"
 	"github.com/labstack/echo/v4"
+	"go.yaml.in/yaml/v4"
 )
 
 // openapiParts holds the OpenAPI 3 document in parts, one per feature area;

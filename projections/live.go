@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
-	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 
 	"comanda/eventstore"
 )
