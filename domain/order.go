@@ -117,6 +117,9 @@ type OrderPlaced struct {
 	PaymentMethod PaymentMethod `json:"payment_method"`
 	Note          string        `json:"note,omitempty"`
 	Totals        Totals        `json:"totals"`
+	// Timezone is the business's time zone when the order was placed; daily
+	// reports count the order on that zone's calendar day.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // OrderUpdated records new lines, address or note while the order is placed,
@@ -272,7 +275,7 @@ func PlaceOrder(id string, customer Actor, b *Business, open bool, products map[
 	return &OrderPlaced{OrderID: id, BusinessID: b.ID, CustomerID: customer.ID,
 		Fulfillment: in.Fulfillment, Address: in.Address, Lines: lines,
 		PaymentMethod: in.PaymentMethod, Note: strings.TrimSpace(in.Note),
-		Totals: ComputeTotals(b.Currency, lines, fee, nil)}, nil
+		Totals: ComputeTotals(b.Currency, lines, fee, nil), Timezone: b.Timezone}, nil
 }
 
 func validateAddress(v *Validator, in OrderInput) {
@@ -387,4 +390,18 @@ func (o *Order) PostMessage(actor Actor, owner, messageID, text string,
 	}
 	return &OrderMessagePosted{OrderID: o.ID, MessageID: messageID, AuthorID: actor.ID,
 		AuthorRole: actor.Role, Text: t, Metadata: meta}, nil
+}
+
+// VisibleTo reports whether actor may read the order: its customer, its
+// business, admins and auditors.
+func (o *Order) VisibleTo(actor Actor, owner string) bool {
+	return OrderVisibleTo(actor, o.CustomerID, o.BusinessID, owner)
+}
+
+// OrderVisibleTo is VisibleTo for an order known only by its parties.
+func OrderVisibleTo(actor Actor, customerID, businessID, owner string) bool {
+	if actor.ReadsEverything() || actor.ActsFor(businessID, owner) {
+		return true
+	}
+	return actor.Role == RoleCustomer && actor.ID == customerID
 }

@@ -33,6 +33,11 @@ func bindJSON(c echo.Context, v any) error {
 		return &domain.Error{Code: domain.CodeUnsupportedMedia,
 			Message: "send the request body as application/json"}
 	}
+	limit := int64(1 << 20)
+	if s, ok := c.Get(serverKey).(*Server); ok {
+		limit = s.cfg.MaxBodyBytes
+	}
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, limit)
 	return c.Echo().JSONSerializer.Deserialize(c, v)
 }
 

@@ -15,7 +15,10 @@ type Principal struct {
 	BusinessID uuid.UUID
 }
 
-const principalKey = "comanda.principal"
+const (
+	principalKey = "comanda.principal"
+	serverKey    = "comanda.server"
+)
 
 // SetPrincipal stores the authenticated caller in the request context; the
 // authentication middleware calls it.

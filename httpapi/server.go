@@ -28,8 +28,9 @@ import (
 type Config struct {
 	// CORSOrigins lists the frontend origins allowed to call the API.
 	CORSOrigins []string
-	// BodyLimit caps request bodies, such as "1M".
-	BodyLimit string
+	// MaxBodyBytes caps JSON request bodies; 1 MiB by default. Uploads have
+	// their own limit.
+	MaxBodyBytes int64
 	// ReadWait bounds how long a read waits for a projection to reach the
 	// position the client asked for.
 	ReadWait time.Duration
@@ -52,12 +53,12 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	echo  *echo.Echo
-	cfg   Config
-	deps  Deps
-	log   *slog.Logger
-	http  *httpMetrics
-	extra []func(*Server)
+	echo *echo.Echo
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	http *httpMetrics
+	cmds *commandMetrics
 }
 
 // Module adds routes to the server; feature areas register through it.
@@ -74,8 +75,8 @@ func New(cfg Config, deps Deps, modules ...Module) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	if cfg.BodyLimit == "" {
-		cfg.BodyLimit = "1M"
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.ReadWait <= 0 {
 		cfg.ReadWait = 2 * time.Second
@@ -84,12 +85,19 @@ func New(cfg Config, deps Deps, modules ...Module) *Server {
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, cfg: cfg, deps: deps, log: deps.Logger}
 	s.http = newHTTPMetrics(deps.Metrics)
+	s.cmds = newCommandMetrics(deps.Metrics)
 	e.HTTPErrorHandler = s.errorHandler
 	e.JSONSerializer = strictJSON{}
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		Generator: func() string { return deps.NewID().String() },
 	}))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(serverKey, s)
+			return next(c)
+		}
+	})
 	e.Use(s.observe)
 	e.Use(middleware.Recover())
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -97,7 +105,8 @@ func New(cfg Config, deps Deps, modules ...Module) *Server {
 		AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Min-Position"},
 		ExposeHeaders: []string{"ETag", "Location", "X-Position", "X-Request-Id", "Retry-After"},
 	}))
-	e.Use(middleware.BodyLimit(cfg.BodyLimit))
+	// The hard cap on any body; JSON bodies have the lower MaxBodyBytes.
+	e.Use(middleware.BodyLimit("32M"))
 
 	e.GET("/health", s.health)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(deps.Gatherer, promhttp.HandlerOpts{})))
@@ -189,3 +198,7 @@ func (strictJSON) Deserialize(c echo.Context, i any) error {
 }
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+const timeFormat = "2006-01-02T15:04:05.999999Z07:00"
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

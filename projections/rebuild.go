@@ -179,7 +179,10 @@ func (m *Manager) CancelRebuild(ctx context.Context, name string) error {
 	}
 	r.set(func(r *Rebuild) { r.err = errCancelled })
 	r.cancel()
-	return r.Wait(ctx)
+	if err := r.Wait(ctx); err != nil && !errors.Is(err, errCancelled) {
+		return err
+	}
+	return nil
 }
 
 func (m *Manager) runRebuild(ctx context.Context, d Definition, r *Rebuild) error {

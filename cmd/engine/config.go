@@ -19,7 +19,7 @@ type config struct {
 	LogLevel     string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat    string        `env:"LOG_FORMAT" envDefault:"text"`
 	CORSOrigins  []string      `env:"CORS_ORIGINS" envSeparator:","`
-	BodyLimit    string        `env:"MAX_BODY_SIZE" envDefault:"1M"`
+	MaxBodyBytes int64         `env:"MAX_BODY_BYTES" envDefault:"1048576"`
 	ReadWait     time.Duration `env:"READ_WAIT_TIMEOUT" envDefault:"2s"`
 	PollInterval time.Duration `env:"PROJECTION_POLL_INTERVAL" envDefault:"50ms"`
 	DBMaxConns   int32         `env:"DB_MAX_CONNS" envDefault:"32"`

@@ -30,6 +30,7 @@ type engine struct {
 	store       *eventstore.Store
 	registry    *prometheus.Registry
 	projections *projections.Registry
+	manager     *projections.Manager
 	api         *httpapi.Server
 	background  []func(ctx context.Context)
 	closers     []func()
@@ -61,7 +62,7 @@ func buildEngine(ctx context.Context, cfg config, log *slog.Logger) (*engine, er
 		return nil, err
 	}
 	e.api = httpapi.New(httpapi.Config{
-		CORSOrigins: cfg.CORSOrigins, BodyLimit: cfg.BodyLimit, ReadWait: cfg.ReadWait, Version: version,
+		CORSOrigins: cfg.CORSOrigins, MaxBodyBytes: cfg.MaxBodyBytes, ReadWait: cfg.ReadWait, Version: version,
 	}, httpapi.Deps{
 		Pool: db.Pool, Store: e.store, Projections: e.projections,
 		Metrics: e.registry, Gatherer: e.registry, Logger: log,
@@ -96,11 +97,6 @@ func serve(ctx context.Context) error {
 	}
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var work sync.WaitGroup
-	work.Add(1)
-	go func() {
-		defer work.Done()
-		e.projections.Run(workCtx)
-	}()
 	for _, run := range e.background {
 		work.Add(1)
 		go func() {

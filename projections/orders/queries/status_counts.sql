@@ -1,0 +1,1 @@
+SELECT status, count(*) FROM orders GROUP BY status
