@@ -87,6 +87,10 @@ func New(cfg Config, deps Deps, modules ...Module) *Server {
 	s.http = newHTTPMetrics(deps.Metrics)
 	s.cmds = newCommandMetrics(deps.Metrics)
 	e.HTTPErrorHandler = s.errorHandler
+	// TODO: the client address is the TCP peer; behind a reverse proxy every
+	// caller shares the proxy's address for login rate limiting until the
+	// proxy's ranges are made trusted with echo.ExtractIPFromXFFHeader.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.JSONSerializer = strictJSON{}
 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{

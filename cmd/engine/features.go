@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"comanda/accounts"
+	"comanda/domain"
 
 	"comanda/httpapi"
 	"comanda/projections"
@@ -33,7 +40,22 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 	catalogReader := catalog.NewReader(e.db.Pool)
 	ordersReader := orders.NewReader(e.db.Pool)
 	e.registry.MustRegister(newStatusCollector(ordersReader))
+
+	accountStore := accounts.New(e.db.Pool, accounts.Config{Secret: []byte(e.cfg.JWTSecret),
+		AccessTTL: e.cfg.AccessTokenTTL, RefreshTTL: e.cfg.RefreshTokenTTL})
+	limiter, closeLimiter, err := accounts.OpenLimiter(ctx, accounts.LimiterConfig{
+		RedisURL: e.cfg.RedisURL, Limit: e.cfg.LoginRateLimit, Window: e.cfg.LoginRateWindow})
+	if err != nil {
+		return nil, fmt.Errorf("open login rate limiter: %w", err)
+	}
+	e.closers = append(e.closers, func() { _ = closeLimiter() })
+	secret := []byte(e.cfg.JWTSecret)
 	return []httpapi.Module{
+		// Authentication comes first: Echo applies group middleware only to
+		// routes added after it.
+		func(_ *httpapi.Server, api *echo.Group) { api.Use(httpapi.Authenticate(secret)) },
+		httpapi.AuthModule(httpapi.AuthDeps{Accounts: accountStore, Limiter: limiter,
+			BusinessOwner: businessOwner(catalogReader)}),
 		httpapi.CatalogModule(httpapi.CatalogDeps{
 			Reader: catalogReader,
 			Images: &httpapi.ImageStore{Dir: uploads, MaxBytes: e.cfg.MaxImageBytes},
@@ -41,4 +63,18 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 		httpapi.OrdersModule(httpapi.OrdersDeps{Catalog: catalogReader, Orders: ordersReader}),
 		httpapi.AdminModule(httpapi.AdminDeps{Manager: e.manager}),
 	}, nil
+}
+
+// businessOwner looks up the owner of a business in the catalog read model.
+func businessOwner(r *catalog.Reader) func(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+	return func(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
+		b, err := r.Business(ctx, id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return uuid.Nil, domain.Errorf(domain.CodeNotFound, "no such business")
+		}
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return b.OwnerID, nil
+	}
 }

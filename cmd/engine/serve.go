@@ -91,6 +91,18 @@ func serve(ctx context.Context) error {
 		}
 	}()
 
+	// A shared hold on the owner lock tells administration commands that
+	// an engine runs projectors on this database.
+	lockConn, err := e.db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("hold engine lock: %w", err)
+	}
+	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", ownerLock); err != nil {
+		lockConn.Release()
+		return fmt.Errorf("hold engine lock: %w", err)
+	}
+	defer lockConn.Release()
+
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
