@@ -3,7 +3,7 @@
 -- visible, so a page never changes once read and nothing is skipped.
 SELECT global_position, event_id, stream_id, stream_type, stream_version,
        event_type, schema_version, payload, metadata, recorded_at,
-       transaction_id::text::bigint
+       transaction_id::text::bigint AS txid
 FROM events
 WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
