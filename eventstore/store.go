@@ -247,19 +247,37 @@ func (s *Store) CursorAt(ctx context.Context, position int64) (Cursor, bool, err
 
 // ScanEvent reads one row in the column order of the store's read queries:
 // position, event id, stream id, stream type, version, type, schema version,
-// payload, metadata, recorded at and transaction id.
+// payload, the metadata's correlation id, causation id, actor and occurred
+// at (extracted in SQL, which is much cheaper than decoding JSON here),
+// recorded at and transaction id.
 func ScanEvent(row pgx.Row) (Event, error) {
 	var (
-		e    Event
-		meta []byte
+		e                  Event
+		payload            []byte
+		corr, cause, actor *string
+		occurred           *string
 	)
 	err := row.Scan(&e.Position, &e.EventID, &e.StreamID, &e.StreamType, &e.Version,
-		&e.Type, &e.SchemaVersion, &e.Payload, &meta, &e.RecordedAt, &e.TransactionID)
+		&e.Type, &e.SchemaVersion, &payload, &corr, &cause, &actor, &occurred,
+		&e.RecordedAt, &e.TransactionID)
 	if err != nil {
 		return Event{}, err
 	}
-	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-		return Event{}, fmt.Errorf("decode metadata of event %d: %w", e.Position, err)
+	e.Payload = payload
+	e.Metadata.EventID = e.EventID
+	if corr != nil {
+		e.Metadata.CorrelationID = *corr
+	}
+	if cause != nil {
+		e.Metadata.CausationID = *cause
+	}
+	if actor != nil {
+		e.Metadata.Actor = *actor
+	}
+	if occurred != nil {
+		if e.Metadata.OccurredAt, err = time.Parse(time.RFC3339Nano, *occurred); err != nil {
+			return Event{}, fmt.Errorf("decode occurred_at of event %d: %w", e.Position, err)
+		}
 	}
 	return e, nil
 }

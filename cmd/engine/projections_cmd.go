@@ -275,7 +275,8 @@ func exportEvents(ctx context.Context, db *database, w io.Writer, from, to int64
 		to = 1<<63 - 1
 	}
 	rows, err := db.Pool.Query(ctx, `SELECT global_position, event_id, stream_id, stream_type,
-		stream_version, event_type, schema_version, payload, metadata, recorded_at,
+		stream_version, event_type, schema_version, payload, metadata->>'correlation_id', metadata->>'causation_id',
+       metadata->>'actor', metadata->>'occurred_at', recorded_at,
 		transaction_id::text::bigint
 		FROM events WHERE global_position BETWEEN $1 AND $2
 		AND ($3::timestamptz IS NULL OR recorded_at >= $3)

@@ -7,7 +7,8 @@ WITH last_processed AS (
     %s
 )
 SELECT e.global_position, e.event_id, e.stream_id, e.stream_type, e.stream_version,
-       e.event_type, e.schema_version, e.payload, e.metadata, e.recorded_at,
+       e.event_type, e.schema_version, e.payload, e.metadata->>'correlation_id',
+       e.metadata->>'causation_id', e.metadata->>'actor', e.metadata->>'occurred_at', e.recorded_at,
        e.transaction_id::text::bigint AS txid
 FROM events e
 WHERE (e.transaction_id, e.global_position) >

@@ -1,7 +1,8 @@
 -- The event log for auditors, in position order after a position, filtered
 -- by stream, stream type, event type, actor and recording time.
 SELECT global_position, event_id, stream_id, stream_type, stream_version,
-       event_type, schema_version, payload, metadata, recorded_at,
+       event_type, schema_version, payload, metadata->>'correlation_id', metadata->>'causation_id',
+       metadata->>'actor', metadata->>'occurred_at', recorded_at,
        transaction_id::text::bigint
 FROM events
 WHERE global_position > $1

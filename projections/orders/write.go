@@ -10,11 +10,26 @@ import (
 	"comanda/domain"
 )
 
-// applyPayment folds payment events into an order row.
+// applyPayment folds payment events into an order row: paid, the status of
+// the payment that stands for the order (the one that paid it or, while it is
+// unpaid, the latest one not under review) and the amount refunded.
 func applyPayment(r *row, de domain.Event) {
-	if _, ok := de.(*domain.OrderPaid); ok {
+	switch ev := de.(type) {
+	case *domain.PaymentStatusRecorded:
+		if ev.OrderPayment {
+			st := ev.Status
+			r.PaymentStatus = &st
+		}
+	case *domain.OrderPaid:
 		r.Paid = true
-		st := domain.PaymentApproved
+		if r.PaymentStatus == nil {
+			st := domain.PaymentApproved
+			r.PaymentStatus = &st
+		}
+	case *domain.OrderRefunded:
+		r.Refunded = ev.RefundedTotal.Amount
+	case *domain.OrderChargedBack:
+		st := domain.PaymentChargedBack
 		r.PaymentStatus = &st
 	}
 }

@@ -1,0 +1,1 @@
+SELECT status, count(*) FROM payments GROUP BY status
