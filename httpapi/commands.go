@@ -49,8 +49,19 @@ func newCommandMetrics(reg prometheus.Registerer) *commandMetrics {
 	if reg != nil {
 		reg.MustRegister(m.total)
 	}
+	// Export every series at 0 from the start, so rates and alerts work
+	// before the first command of a kind.
+	for _, c := range knownCommands {
+		for _, o := range []string{"ok", "rejected", "conflict", "error"} {
+			m.total.WithLabelValues(c, o)
+		}
+	}
 	return m
 }
+
+var knownCommands = []string{"register_business", "change_business", "add_product", "change_product",
+	"archive_product", "set_product_image", "create_order", "update_order", "transition_order",
+	"apply_discount", "post_message"}
 
 func (m *commandMetrics) observe(command string, err error) {
 	outcome := "ok"

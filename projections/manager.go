@@ -77,6 +77,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			return err
 		}
 		m.registry.Add(m.projectorFor(d, v))
+		m.cfg.Metrics.SetRebuildProgress(d.Name, 0)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 	}
 	catalogReader := catalog.NewReader(e.db.Pool)
 	ordersReader := orders.NewReader(e.db.Pool)
-	e.registry.MustRegister(newStatusCollector(ordersReader))
+	e.registry.MustRegister(newStatusCollector(ordersReader), newBackupCollector(e.cfg.BackupStatusFile))
 
 	accountStore := accounts.New(e.db.Pool, accounts.Config{Secret: []byte(e.cfg.JWTSecret),
 		AccessTTL: e.cfg.AccessTokenTTL, RefreshTTL: e.cfg.RefreshTokenTTL})

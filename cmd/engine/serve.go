@@ -51,6 +51,9 @@ func buildEngine(ctx context.Context, cfg config, log *slog.Logger) (*engine, er
 		Name: "events_appended_total", Help: "Events appended to the event store.",
 	}, []string{"stream_type"})
 	e.registry.MustRegister(appended)
+	for _, t := range []string{"business", "product", "order"} {
+		appended.WithLabelValues(t) // exported at 0 before the first append
+	}
 	e.store = eventstore.New(db.Pool, eventstore.WithAppendHook(func(streamType string, n int) {
 		appended.WithLabelValues(streamType).Add(float64(n))
 	}))
