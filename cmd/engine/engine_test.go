@@ -49,7 +49,8 @@ type running struct {
 	cmd    *exec.Cmd
 	addr   string
 	stderr *syncBuffer
-	done   chan error
+	done   chan struct{}
+	err    error // the exit status, once done is closed
 }
 
 // syncBuffer is a bytes.Buffer the child process and the test can share.
@@ -72,7 +73,7 @@ func (b *syncBuffer) String() string {
 
 func start(t *testing.T, bin, dir string, env ...string) *running {
 	t.Helper()
-	r := &running{addr: freeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{addr: freeAddr(t), stderr: &syncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(bin)
 	r.cmd.Dir = dir
 	r.cmd.Env = append(os.Environ(), "HTTP_ADDR="+r.addr, "DATA_DIR="+filepath.Join(dir, "data"),
@@ -80,7 +81,10 @@ func start(t *testing.T, bin, dir string, env ...string) *running {
 	r.cmd.Env = append(r.cmd.Env, env...)
 	r.cmd.Stderr = r.stderr
 	require.NoError(t, r.cmd.Start())
-	go func() { r.done <- r.cmd.Wait() }()
+	go func() {
+		r.err = r.cmd.Wait()
+		close(r.done)
+	}()
 	t.Cleanup(func() {
 		_ = r.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -99,8 +103,8 @@ func (r *running) waitHealthy(t *testing.T, limit time.Duration) time.Duration {
 	began := time.Now()
 	for time.Since(began) < limit {
 		select {
-		case err := <-r.done:
-			t.Fatalf("engine exited early (%v): %s", err, r.stderr)
+		case <-r.done:
+			t.Fatalf("engine exited early (%v): %s", r.err, r.stderr)
 		default:
 		}
 		resp, err := http.Get("http://" + r.addr + "/health")
@@ -122,8 +126,8 @@ func (r *running) stop(t *testing.T) error {
 	t.Helper()
 	require.NoError(t, r.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-r.done:
-		return err
+	case <-r.done:
+		return r.err
 	case <-time.After(20 * time.Second):
 		t.Fatalf("engine did not stop on SIGTERM: %s", r.stderr)
 		return nil
@@ -149,8 +153,8 @@ func TestEngine_StartsOnEmbeddedDatabaseKeepsDataAndStopsCleanly(t *testing.T) {
 	// A second engine on the same data directory must refuse, clearly.
 	second := start(t, bin, dir)
 	select {
-	case err := <-second.done:
-		require.Error(t, err)
+	case <-second.done:
+		require.Error(t, second.err)
 		require.Contains(t, second.stderr.String(), "in use")
 		require.NotContains(t, second.stderr.String(), "goroutine")
 	case <-time.After(15 * time.Second):
@@ -165,8 +169,8 @@ func TestEngine_MissingPostgresBinariesFailWithOneLine(t *testing.T) {
 	dir := dataDir(t)
 	r := start(t, bin, dir, "PG_BIN_DIR="+filepath.Join(dir, "no-such-dir"))
 	select {
-	case err := <-r.done:
-		require.Error(t, err)
+	case <-r.done:
+		require.Error(t, r.err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("engine without PostgreSQL binaries did not exit")
 	}
@@ -180,8 +184,8 @@ func TestEngine_RefusesDefaultSecretOutsideDevelopment(t *testing.T) {
 	dir := dataDir(t)
 	r := start(t, bin, dir, "APP_ENV=production", "JWT_SECRET=")
 	select {
-	case err := <-r.done:
-		require.Error(t, err)
+	case <-r.done:
+		require.Error(t, r.err)
 		require.Contains(t, r.stderr.String(), "JWT_SECRET")
 	case <-time.After(10 * time.Second):
 		t.Fatal("engine started in production without a secret")
