@@ -49,6 +49,7 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 		return nil, fmt.Errorf("open login rate limiter: %w", err)
 	}
 	e.closers = append(e.closers, func() { _ = closeLimiter() })
+	e.background = append(e.background, e.housekeeping(accountStore))
 	secret := []byte(e.cfg.JWTSecret)
 	return []httpapi.Module{
 		// Authentication comes first: Echo applies group middleware only to
