@@ -1,6 +1,9 @@
 package domain
 
-import "fmt"
+import (
+	"fmt"
+	"math/big"
+)
 
 // Currency is an ISO 4217 code of a currency MercadoPago serves.
 type Currency string
@@ -80,17 +83,10 @@ func (m Money) mustMatch(o Money) {
 // to the currency's minor unit: 12.5% (1250 basis points) of 999 minor units
 // is 124.875, which rounds to 125.
 func PercentOf(amount int64, basisPoints int64) int64 {
-	num := amount * basisPoints
-	q, r := num/10000, num%10000
-	if r < 0 {
-		r = -r
+	num := new(big.Int).Mul(big.NewInt(amount), big.NewInt(basisPoints))
+	q, r := new(big.Int).QuoRem(num, big.NewInt(10000), new(big.Int))
+	if new(big.Int).Abs(r).Cmp(big.NewInt(5000)) >= 0 {
+		q.Add(q, big.NewInt(int64(num.Sign())))
 	}
-	if r*2 >= 10000 {
-		if num < 0 {
-			q--
-		} else {
-			q++
-		}
-	}
-	return q
+	return q.Int64()
 }

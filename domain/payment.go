@@ -342,7 +342,8 @@ func (p *PayableOrder) payable() error {
 }
 
 // CheckoutStarted returns the event of a checkout opened on decision d.
-func (p *PayableOrder) CheckoutStarted(d CheckoutDecision, preferenceID, url string) *PaymentCheckoutStarted {
+func (p *PayableOrder) CheckoutStarted(d CheckoutDecision, preferenceID,
+	url string) *PaymentCheckoutStarted {
 	return &PaymentCheckoutStarted{OrderID: p.ID, PreferenceID: preferenceID, CheckoutURL: url,
 		Attempt: d.Attempt, Amount: d.Amount}
 }

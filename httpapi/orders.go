@@ -159,6 +159,10 @@ func (h *ordersAPI) create(c echo.Context) (err error) {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
+	// A client that just changed the catalog may ask the order to see it.
+	if err := h.s.awaitProjection(c, catalog.Name); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	b, err := h.businessForOrder(ctx, body.BusinessID)
 	if err != nil {

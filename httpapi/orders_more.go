@@ -96,11 +96,14 @@ func (h *ordersAPI) postMessage(c echo.Context) error {
 		return err
 	}
 	msgID := h.s.deps.NewID().String()
-	if key := c.Request().Header.Get("Idempotency-Key"); key != "" {
-		msgID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(c.Param("id")+"/"+key)).String()
-	}
+	key := c.Request().Header.Get("Idempotency-Key")
 	return h.orderCommand(c, "post_message",
 		func(o *domain.Order, owner string, a domain.Actor) ([]domain.Event, error) {
+			if key != "" {
+				// Keys belong to their caller, so two authors using the same
+				// key post two messages.
+				msgID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(a.String()+"/"+o.ID+"/"+key)).String()
+			}
 			ev, err := o.PostMessage(a, owner, msgID, body.Text, body.Metadata)
 			if err != nil {
 				return nil, err
@@ -211,7 +214,10 @@ func (h *ordersAPI) getAsOf(c echo.Context) error {
 	var upTo []domain.Event
 	position := int64(0)
 	for _, e := range all {
-		if (asOf.v > 0 && e.Version > asOf.v) || (!asOf.t.IsZero() && e.Metadata.OccurredAt.After(asOf.t)) {
+		// Times are reported to the microsecond, so an event is compared at
+		// the time its history entry shows.
+		at := e.Metadata.OccurredAt.Truncate(time.Microsecond)
+		if (asOf.v > 0 && e.Version > asOf.v) || (!asOf.t.IsZero() && at.After(asOf.t)) {
 			break
 		}
 		de, err := domain.DecodeEvent(e.Type, e.Payload)

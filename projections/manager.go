@@ -169,6 +169,9 @@ func (m *Manager) Run(ctx context.Context) {
 func (m *Manager) launch(p *Projector) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.runCtx == nil {
+		return // not running: Run launches what the registry holds
+	}
 	ctx, cancel := context.WithCancel(m.runCtx)
 	rp := &runningProjector{p: p, cancel: cancel, done: make(chan struct{})}
 	m.running[p.Name()] = rp

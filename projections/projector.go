@@ -334,9 +334,14 @@ func (p *Projector) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create subscriber for %s: %w", p.name, err)
 	}
+	// The subscription gets a context of its own: cancelling the projector's
+	// must not roll back a transaction while an event is being applied in
+	// it. Leaving this function closes the subscriber, which commits what was
+	// acked and stops.
+	subCtx, cancelSub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSub()
 	defer sub.Close()
-
-	messages, err := sub.Subscribe(ctx, eventstore.Topic)
+	messages, err := sub.Subscribe(subCtx, eventstore.Topic)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", p.name, err)
 	}

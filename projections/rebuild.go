@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"comanda/domain"
 )
 
 // Rebuild is a rebuild of one read model in progress or finished.
@@ -174,8 +176,11 @@ func (m *Manager) CancelRebuild(ctx context.Context, name string) error {
 	m.mu.Lock()
 	r := m.rebuilds[name]
 	m.mu.Unlock()
+	if _, ok := m.Definition(name); !ok {
+		return ErrUnknownProjection
+	}
 	if r == nil || r.Progress().State != "running" {
-		return fmt.Errorf("no rebuild of %s is running: %w", name, ErrUnknownProjection)
+		return &domain.Error{Code: domain.CodeConflict, Message: "no rebuild of " + name + " is running"}
 	}
 	r.set(func(r *Rebuild) { r.err = errCancelled })
 	r.cancel()
