@@ -132,13 +132,7 @@ func newTestAPIWith(t *testing.T, o testAPIOptions) *testAPI {
 }
 
 // drain waits, for a few seconds at most, until every projector has applied
-// the whole log, so none is in the middle of an event when it is stopped.
-//
-// TODO: stopping a projector while its watermill subscriber is delivering an
-// event lets the subscriber roll back the transaction the handler is still
-// using (a data race, and at times a pgx panic); until the projector keeps
-// the subscriber's context alive until the handler returns, tests stop idle
-// projectors only.
+// the whole log, so the tests end with read models that match the log.
 func (h *testAPI) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
