@@ -61,7 +61,7 @@ func newCommandMetrics(reg prometheus.Registerer) *commandMetrics {
 
 var knownCommands = []string{"register_business", "change_business", "add_product", "change_product",
 	"archive_product", "set_product_image", "create_order", "update_order", "transition_order",
-	"apply_discount", "post_message"}
+	"apply_discount", "post_message", "start_checkout", "refund_order"}
 
 func (m *commandMetrics) observe(command string, err error) {
 	outcome := "ok"

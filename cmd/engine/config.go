@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -69,7 +70,19 @@ func loadConfig() (config, error) {
 		return config{}, fmt.Errorf("APP_ENV %q is not one of development, test, staging, production", cfg.Env)
 	}
 	if cfg.PublicBaseURL == "" {
-		cfg.PublicBaseURL = "http://localhost" + cfg.HTTPAddr
+		cfg.PublicBaseURL = defaultPublicURL(cfg.HTTPAddr)
 	}
 	return cfg, nil
+}
+
+// defaultPublicURL is where a local engine listening on addr is reached.
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://localhost:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

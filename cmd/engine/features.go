@@ -28,6 +28,7 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 	})
 	e.manager.Register(catalog.Definition())
 	e.manager.Register(orders.Definition())
+	registerPaymentReadModel(e)
 	if err := e.manager.Start(ctx); err != nil {
 		return nil, fmt.Errorf("prepare read models: %w", err)
 	}
@@ -50,8 +51,12 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 	}
 	e.closers = append(e.closers, func() { _ = closeLimiter() })
 	e.background = append(e.background, e.housekeeping(accountStore))
+	paymentModules, onPaidCancel, err := e.paymentFeatures(ctx, catalogReader)
+	if err != nil {
+		return nil, err
+	}
 	secret := []byte(e.cfg.JWTSecret)
-	return []httpapi.Module{
+	modules := []httpapi.Module{
 		// Authentication comes first: Echo applies group middleware only to
 		// routes added after it.
 		func(_ *httpapi.Server, api *echo.Group) { api.Use(httpapi.Authenticate(secret)) },
@@ -61,9 +66,11 @@ func (e *engine) features(ctx context.Context) ([]httpapi.Module, error) {
 			Reader: catalogReader,
 			Images: &httpapi.ImageStore{Dir: uploads, MaxBytes: e.cfg.MaxImageBytes},
 		}),
-		httpapi.OrdersModule(httpapi.OrdersDeps{Catalog: catalogReader, Orders: ordersReader}),
+		httpapi.OrdersModule(httpapi.OrdersDeps{Catalog: catalogReader, Orders: ordersReader,
+			OnPaidCancel: onPaidCancel}),
 		httpapi.AdminModule(httpapi.AdminDeps{Manager: e.manager}),
-	}, nil
+	}
+	return append(modules, paymentModules...), nil
 }
 
 // businessOwner looks up the owner of a business in the catalog read model.
