@@ -113,7 +113,11 @@ events_rows() {
 # dump_lists_events_data DUMP succeeds when the dump holds the rows of the
 # events table.
 dump_lists_events_data() {
-	pg_restore --list -- "$1" | grep -Eq '^[0-9]+; [0-9]+ [0-9]+ TABLE DATA [^ ]+ events '
+	# The listing is read whole first: grep -q stopping early would kill
+	# pg_restore with SIGPIPE, which pipefail reports as a failure.
+	local listing
+	listing=$(pg_restore --list -- "$1") || return 1
+	grep -Eq '^[0-9]+; [0-9]+ [0-9]+ TABLE DATA [^ ]+ events ' <<<"$listing"
 }
 
 # The SQL below repairs transaction ids after a restore.
