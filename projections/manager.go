@@ -199,9 +199,11 @@ func (m *Manager) stop(name string) {
 
 func (m *Manager) resumeRebuilds(ctx context.Context) {
 	for _, name := range m.registry.Names() {
-		var v *int
-		err := m.store.Pool().QueryRow(ctx,
-			"SELECT rebuild_version FROM projection_versions WHERE projection = $1", name).Scan(&v)
+		var (
+			active int
+			v      *int
+		)
+		err := m.store.Pool().QueryRow(ctx, query("version_state"), name).Scan(&active, &v)
 		if err != nil || v == nil {
 			continue
 		}

@@ -120,9 +120,7 @@ func (m *Manager) Rebuild(ctx context.Context, name string) (*Rebuild, error) {
 		active  int
 		pending *int
 	)
-	err := pool.QueryRow(ctx,
-		"SELECT active_version, rebuild_version FROM projection_versions WHERE projection = $1",
-		name).Scan(&active, &pending)
+	err := pool.QueryRow(ctx, query("version_state"), name).Scan(&active, &pending)
 	if err != nil {
 		return nil, fmt.Errorf("read version of %s: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -97,9 +98,11 @@ func (m *Manager) isRunning(name string) bool {
 }
 
 func (m *Manager) activeTables(ctx context.Context, d Definition) (Tables, error) {
-	var v int
-	if err := m.store.Pool().QueryRow(ctx,
-		"SELECT active_version FROM projection_versions WHERE projection = $1", d.Name).Scan(&v); err != nil {
+	var (
+		v       int
+		pending *int
+	)
+	if err := m.store.Pool().QueryRow(ctx, query("version_state"), d.Name).Scan(&v, &pending); err != nil {
 		return nil, fmt.Errorf("read version of %s: %w", d.Name, err)
 	}
 	return d.tablesFor(versionSuffix(v)), nil
@@ -108,10 +111,8 @@ func (m *Manager) activeTables(ctx context.Context, d Definition) (Tables, error
 // headCursor is the cursor of the newest event every reader can see.
 func (m *Manager) headCursor(ctx context.Context) (eventstore.Cursor, error) {
 	var c eventstore.Cursor
-	err := m.store.Pool().QueryRow(ctx, `SELECT transaction_id::text::bigint, global_position
-		FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY transaction_id DESC, global_position DESC LIMIT 1`).Scan(&c.TransactionID, &c.Position)
-	if err == pgx.ErrNoRows {
+	err := m.store.Pool().QueryRow(ctx, query("head_cursor")).Scan(&c.TransactionID, &c.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Cursor{}, nil
 	}
 	return c, err

@@ -19,8 +19,8 @@ func (e *engine) housekeeping(store *accounts.Store) func(ctx context.Context) {
 		defer tick.Stop()
 		for {
 			cutoff := time.Now().Add(-idempotencyRetention)
-			if _, err := e.db.Pool.Exec(ctx,
-				"DELETE FROM idempotency_keys WHERE created_at < $1", cutoff); err != nil && ctx.Err() == nil {
+			if _, err := e.db.Pool.Exec(ctx, query("purge_idempotency"), cutoff); err != nil &&
+				ctx.Err() == nil {
 				e.log.Warn("purge idempotency keys", "error", err)
 			}
 			if _, err := store.PurgeRefreshTokens(ctx, time.Now()); err != nil && ctx.Err() == nil {

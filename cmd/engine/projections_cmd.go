@@ -274,14 +274,7 @@ func exportEvents(ctx context.Context, db *database, w io.Writer, from, to int64
 	if to <= 0 {
 		to = 1<<63 - 1
 	}
-	rows, err := db.Pool.Query(ctx, `SELECT global_position, event_id, stream_id, stream_type,
-		stream_version, event_type, schema_version, payload, metadata->>'correlation_id', metadata->>'causation_id',
-       metadata->>'actor', metadata->>'occurred_at', recorded_at,
-		transaction_id::text::bigint
-		FROM events WHERE global_position BETWEEN $1 AND $2
-		AND ($3::timestamptz IS NULL OR recorded_at >= $3)
-		AND ($4::timestamptz IS NULL OR recorded_at < $4)
-		ORDER BY global_position`, from, to, lo, hi)
+	rows, err := db.Pool.Query(ctx, query("export_events"), from, to, lo, hi)
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)
 	}
