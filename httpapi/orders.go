@@ -134,6 +134,33 @@ func (h *ordersAPI) businessForOrder(ctx context.Context, raw string) (*domain.B
 		Hours: b.Hours, Version: b.Version}, nil
 }
 
+// catalogForOrder reads the business and prices the lines' products in one
+// round trip; a malformed or unknown business returns nil.
+func (h *ordersAPI) catalogForOrder(ctx context.Context, rawBusiness string, lines []lineBody) (
+	*domain.Business, map[string]domain.CatalogItem, error) {
+	id, err := uuid.Parse(rawBusiness)
+	if err != nil {
+		items, err := h.productsForOrder(ctx, lines)
+		return nil, items, err
+	}
+	var ids []string
+	for _, l := range lines {
+		if _, err := uuid.Parse(l.ProductID); err == nil {
+			ids = append(ids, l.ProductID)
+		}
+	}
+	b, items, err := h.d.Catalog.ForOrder(ctx, id, ids)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, items, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return &domain.Business{ID: b.ID.String(), OwnerID: b.OwnerID.String(), Name: b.Name,
+		Currency: b.Currency, DeliveryFee: b.DeliveryFee, Open: b.Open, Timezone: b.Timezone,
+		Hours: b.Hours, Version: b.Version}, items, nil
+}
+
 // productsForOrder prices the lines' products; malformed ids are left out so
 // the domain reports them as unknown products.
 func (h *ordersAPI) productsForOrder(ctx context.Context, lines []lineBody) (map[string]domain.CatalogItem, error) {
@@ -163,12 +190,7 @@ func (h *ordersAPI) create(c echo.Context) (err error) {
 	if err := h.s.awaitProjection(c, catalog.Name); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	b, err := h.businessForOrder(ctx, body.BusinessID)
-	if err != nil {
-		return err
-	}
-	items, err := h.productsForOrder(ctx, body.Lines)
+	b, items, err := h.catalogForOrder(c.Request().Context(), body.BusinessID, body.Lines)
 	if err != nil {
 		return err
 	}

@@ -176,14 +176,18 @@ func (p *Projector) Run(ctx context.Context) error {
 	if _, err := p.pool.Exec(ctx, query("ensure_group"), p.cfg.Group); err != nil {
 		return fmt.Errorf("create checkpoint of %s: %w", p.name, err)
 	}
+	// Batches apply a backlog with a few statements per batch; the
+	// subscriber applies events one by one as they come. The projector
+	// batches while at least a live batch's worth of events is waiting and
+	// follows the log through the subscriber otherwise.
 	for ctx.Err() == nil {
-		full, err := p.catchUpOnce(ctx)
+		n, _, err := p.applyBatchTo(ctx, nil)
 		if err != nil && ctx.Err() == nil && !isSerializationFailure(err) {
 			// A failing batch is retried one event at a time by the live
 			// path, which finds and reports the event that fails.
 			p.cfg.Logger.Warn("projection batch failed", "projection", p.name, "error", err)
 		}
-		if full && err == nil {
+		if err == nil && n >= p.cfg.LiveBatch {
 			continue
 		}
 		if err := p.follow(ctx); err != nil && ctx.Err() == nil {
@@ -221,12 +225,6 @@ func (p *Projector) CatchUpTo(ctx context.Context, upTo *eventstore.Cursor, prog
 			return total, err
 		}
 	}
-}
-
-// catchUpOnce applies one batch and reports whether it was full.
-func (p *Projector) catchUpOnce(ctx context.Context) (bool, error) {
-	_, full, err := p.applyBatchTo(ctx, nil)
-	return full, err
 }
 
 // applyBatchTo reads the next batch after the checkpoint, applies it and
@@ -345,7 +343,7 @@ func (p *Projector) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", p.name, err)
 	}
-	behind := time.NewTicker(time.Second)
+	behind := time.NewTicker(max(4*p.cfg.PollInterval, 100*time.Millisecond))
 	defer behind.Stop()
 	for {
 		select {
@@ -369,11 +367,13 @@ func (p *Projector) follow(ctx context.Context) error {
 	}
 }
 
-// farBehind reports whether the log is so far ahead that batches would be
-// faster than the subscriber.
+// farBehind reports whether enough events are waiting that a batch would
+// apply them faster than the subscriber.
 func (p *Projector) farBehind(ctx context.Context) bool {
-	st, err := p.Status(ctx)
-	return err == nil && st.LagEvents > int64(4*p.cfg.CatchUpBatch)
+	var waiting int
+	limit := 2 * p.cfg.LiveBatch
+	err := p.pool.QueryRow(ctx, query("waiting"), p.cfg.Group, limit).Scan(&waiting)
+	return err == nil && waiting >= limit
 }
 
 // isSerializationFailure reports a conflict with another instance of the

@@ -235,15 +235,18 @@ postgres_pids() {
 	return 0
 }
 
-# attack NAME TARGETS RATE [vegeta options...] runs one measured attack and
-# writes NAME.json (vegeta's report) and the CPU seconds that the engine,
-# PostgreSQL and vegeta used during it to cpu.env.
+# attack NAME TARGETS RATE SERVER_PID [vegeta options...] runs one measured
+# attack and writes NAME.json (vegeta's report) and, to cpu.env, the CPU
+# seconds that the HTTP server, PostgreSQL and vegeta used for it. When the
+# server is the engine, the window lasts until its read models have caught
+# up, so the projectors' share of the work is counted even when they lag;
+# how far behind they were goes to notes.md.
 attack() {
-	local name=$1 targets=$2 rate=$3 engine0 pg0 engine1 pg1 vegeta_cpu
+	local name=$1 targets=$2 rate=$3 server=$4 server0 pg0 server1 pg1 vegeta_cpu
 	local -a pg_pids
-	shift 3
+	shift 4
 	printf 'attack %-12s rate=%s for %ss\n' "$name" "$rate" "$DURATION"
-	engine0=$(proc_ticks "$ENGINE_PID")
+	server0=$(proc_ticks "$server")
 	mapfile -t pg_pids < <(postgres_pids)
 	pg0=$(proc_ticks "${pg_pids[@]}")
 	vegeta_cpu=$({
@@ -252,16 +255,43 @@ attack() {
 			-duration="${DURATION}s" -timeout=30s "$@" -output="$WORK/$name.bin" 2>"$WORK/vegeta.log"
 	} 2>&1 | awk '{ printf "%.2f", $1 + $2 }') ||
 		fail "vegeta attack $name failed: $(tail -n 5 -- "$WORK/vegeta.log")"
-	engine1=$(proc_ticks "$ENGINE_PID")
+	if [[ $server == "$ENGINE_PID" ]]; then
+		settle "the $(label_of "$name") run" >>"$WORK/notes.md"
+	fi
+	server1=$(proc_ticks "$server")
 	mapfile -t pg_pids < <(postgres_pids)
 	pg1=$(proc_ticks "${pg_pids[@]}")
-	"$VEGETA" report -type=json -output="$WORK/$name.json" "$WORK/$name.bin"
 	{
-		echo "CPU_${name//-/_}_ENGINE=$(awk -v d=$((engine1 - engine0)) -v t="$TICKS" 'BEGIN { printf "%.2f", d / t }')"
-		echo "CPU_${name//-/_}_POSTGRES=$(awk -v d=$((pg1 - pg0)) -v t="$TICKS" 'BEGIN { printf "%.2f", d / t }')"
+		echo "CPU_${name//-/_}_SERVER=$(seconds $((server1 - server0)))"
+		echo "CPU_${name//-/_}_POSTGRES=$(seconds $((pg1 - pg0)))"
 		echo "CPU_${name//-/_}_VEGETA=${vegeta_cpu}"
 	} >>"$WORK/cpu.env"
+	"$VEGETA" report -type=json -output="$WORK/$name.json" "$WORK/$name.bin"
 	"$VEGETA" report -type=text "$WORK/$name.bin" | sed -n '1p;3p;6p'
+}
+
+# label_of NAME prints how the report names an attack.
+label_of() {
+	case $1 in
+	create-max) echo 'create-order maximum' ;;
+	create-half) echo 'create-order half-rate' ;;
+	get-max) echo 'get-order maximum' ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# settle WHAT waits until the read models have caught up with the event
+# store and prints how far behind they were after WHAT.
+settle() {
+	local sentence
+	sentence=$("$WORK/loadtest" settle --base "$BASE_URL" --after "$1")
+	printf '%s\n' "$sentence" >&2
+	printf '%s\n' "$sentence"
+}
+
+# seconds TICKS prints clock ticks as seconds.
+seconds() {
+	awk -v d="$1" -v t="$TICKS" 'BEGIN { printf "%.2f", d / t }'
 }
 
 # warm_up TARGETS sends load for a few seconds that no figure counts.
@@ -301,20 +331,23 @@ main() {
 	"$WORK/loadtest" setup --base "$BASE_URL" --out "$WORK/targets" --customers "$CUSTOMERS"
 	local create=$WORK/targets/create-order.http get=$WORK/targets/get-order.http
 	: >"$WORK/cpu.env"
+	: >"$WORK/notes.md"
 
 	warm_up "$create"
-	attack create-max "$create" 0 -max-workers="$WORKERS"
+	settle "the warm-up" >/dev/null
+	attack create-max "$create" 0 "$ENGINE_PID" -max-workers="$WORKERS"
 	local max_rate half_rate
 	max_rate=$(sed -n 's/.*"throughput":\([0-9.eE+-]*\).*/\1/p' "$WORK/create-max.json")
 	half_rate=$(awk -v r="$max_rate" 'BEGIN { h = int(r / 2); print (h < 1 ? 1 : h) }')
-	attack create-half "$create" "${half_rate}/1s"
+	attack create-half "$create" "${half_rate}/1s" "$ENGINE_PID"
 
 	warm_up "$get"
-	attack get-max "$get" 0 -max-workers="$WORKERS"
+	settle "the warm-up" >/dev/null
+	attack get-max "$get" 0 "$ENGINE_PID" -max-workers="$WORKERS"
 
 	start_bare
 	warm_up "$WORK/bare.http"
-	attack bare-max "$WORK/bare.http" 0 -max-workers="$WORKERS"
+	attack bare-max "$WORK/bare.http" 0 "$BARE_PID" -max-workers="$WORKERS"
 	stop "$BARE_PID"
 	BARE_PID=''
 
@@ -322,6 +355,7 @@ main() {
 	[[ $STRICT == true ]] && strict=(--strict)
 	echo
 	"$WORK/loadtest" report --dir "$WORK" --ceiling "$WORK/ceiling.env" --cpu "$WORK/cpu.env" \
+		--notes "$WORK/notes.md" \
 		--workers "$WORKERS" --duration "${DURATION}s" --half-rate "$half_rate" "${strict[@]}" \
 		>"$WORK/report.md" || rc=$?
 	cat "$WORK/report.md"

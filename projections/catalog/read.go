@@ -188,3 +188,49 @@ func (r *Reader) ItemsForOrder(ctx context.Context, ids []string) (map[string]do
 	}
 	return out, rows.Err()
 }
+
+// ForOrder reads a business and the products an order names in one round
+// trip. A missing business returns ErrNotFound with the products still read.
+func (r *Reader) ForOrder(ctx context.Context, business uuid.UUID, ids []string) (
+	Business, map[string]domain.CatalogItem, error) {
+	batch := &pgx.Batch{}
+	var (
+		b     Business
+		bErr  error
+		items = map[string]domain.CatalogItem{}
+		itErr error
+	)
+	batch.Queue(query("business_get"), business).QueryRow(func(row pgx.Row) error {
+		b, bErr = scanBusiness(row)
+		return nil
+	})
+	if len(ids) > 0 {
+		batch.Queue(query("products_for_order"), ids).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					it        domain.CatalogItem
+					id, bizID uuid.UUID
+				)
+				if err := rows.Scan(&id, &bizID, &it.Name, &it.Price.Amount, &it.Price.Currency,
+					&it.Available); err != nil {
+					itErr = err
+					return nil
+				}
+				it.ID, it.BusinessID = id.String(), bizID.String()
+				items[it.ID] = it
+			}
+			itErr = rows.Err()
+			return nil
+		})
+	}
+	if err := r.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return Business{}, nil, fmt.Errorf("read catalog for order: %w", err)
+	}
+	if itErr != nil {
+		return Business{}, nil, fmt.Errorf("read products for order: %w", itErr)
+	}
+	if errors.Is(bErr, pgx.ErrNoRows) {
+		return Business{}, items, ErrNotFound
+	}
+	return b, items, bErr
+}

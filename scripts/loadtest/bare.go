@@ -27,7 +27,8 @@ func runBare(ctx context.Context, args []string) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 
-	ln, err := net.Listen("tcp", *addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}

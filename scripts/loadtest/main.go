@@ -5,6 +5,7 @@
 //     target files for creating and reading orders;
 //   - bare serves a trivial Echo handler, the reference against which reading an order is
 //     judged;
+//   - settle waits until the engine's read models have caught up, between measurements;
 //   - report turns vegeta's JSON reports and the pgbench ceiling into a markdown table.
 //
 // It is not a load generator (vegeta is) and it imports nothing of the engine: it speaks to
@@ -26,6 +27,7 @@ const usage = `Usage: loadtest COMMAND [options]
 Commands:
   setup   --base URL --out DIR   prepare an engine and write vegeta targets to DIR
   bare    --addr ADDR            serve GET / with a small JSON answer until SIGTERM
+  settle  --base URL             wait until every projection has caught up
   report  --dir DIR ...          print the markdown table of a finished run
 
 Run "loadtest COMMAND -h" for the options of a command.
@@ -45,6 +47,8 @@ func main() {
 		err = runSetup(ctx, args)
 	case "bare":
 		err = runBare(ctx, args)
+	case "settle":
+		err = runSettle(ctx, args)
 	case "report":
 		err = runReport(args)
 	case "-h", "--help", "help":

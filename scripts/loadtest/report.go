@@ -46,6 +46,7 @@ type reportConfig struct {
 	dir      string
 	ceiling  string
 	cpu      string
+	notes    string
 	workers  int
 	duration string
 	halfRate int
@@ -60,6 +61,7 @@ func runReport(args []string) error {
 		"get-max.json and bare-max.json")
 	fs.StringVar(&cfg.ceiling, "ceiling", "", "KEY=VALUE results of pgbench_ceiling.sh --out")
 	fs.StringVar(&cfg.cpu, "cpu", "", "KEY=VALUE CPU seconds of each attack, optional")
+	fs.StringVar(&cfg.notes, "notes", "", "file of sentences to add under the table, optional")
 	fs.IntVar(&cfg.workers, "workers", 0, "vegeta -max-workers of the maximum-rate attacks")
 	fs.StringVar(&cfg.duration, "duration", "", "length of each attack, as given to vegeta")
 	fs.IntVar(&cfg.halfRate, "half-rate", 0, "requests per second of the half-rate attack")
@@ -89,7 +91,14 @@ func runReport(args []string) error {
 			return err
 		}
 	}
+	var notes []byte
+	if cfg.notes != "" {
+		if notes, err = os.ReadFile(cfg.notes); err != nil {
+			return err
+		}
+	}
 	missed := writeReport(os.Stdout, cfg, reports, ceil)
+	_, _ = os.Stdout.Write(notes)
 	writeCPU(os.Stdout, reports, cpu)
 	if missed && cfg.strict {
 		return errTargetMissed
@@ -162,8 +171,9 @@ func writeReport(w io.Writer, cfg reportConfig, r map[string]vegetaReport, ceil 
 		"synchronous_commit=%s, full_page_writes=%s.\n", runtime.NumCPU(), cpuModel(), memTotal(),
 		ceil["CEIL_PG_VERSION"], ceil["CEIL_FSYNC"], ceil["CEIL_SYNCHRONOUS_COMMIT"],
 		ceil["CEIL_FULL_PAGE_WRITES"])
-	fmt.Fprintln(w, "The load generator (vegeta) runs on the same cores as the engine and PostgreSQL, "+
-		"so every figure includes its cost; the bare handler shares the cores with vegeta alone.")
+	fmt.Fprintln(w, "The load generator (vegeta) runs on the same two cores as the engine and "+
+		"PostgreSQL, so every figure above pays for it; while the bare handler is measured, the "+
+		"engine and PostgreSQL are idle.")
 	for _, a := range attacks {
 		if rep := r[a.key]; rep.Success < 1 {
 			fmt.Fprintf(w, "\n%s: %d requests failed; status codes %v; first errors: %s\n", a.label,
@@ -235,13 +245,13 @@ var attacks = []struct{ key, label string }{
 }
 
 // writeCPU writes where the CPU time of each attack went, per request, when cpu has it: the
-// engine, PostgreSQL (every server process) and vegeta.
+// HTTP server (the engine, or the bare handler), PostgreSQL (every server process) and vegeta.
 func writeCPU(w io.Writer, r map[string]vegetaReport, cpu map[string]string) {
 	if len(cpu) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| CPU per request (µs) | Engine | PostgreSQL | vegeta | Total |")
+	fmt.Fprintln(w, "| CPU per request (µs) | HTTP server | PostgreSQL | vegeta | Total |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
 	for _, a := range attacks {
 		n := float64(r[a.key].Requests)
@@ -250,11 +260,17 @@ func writeCPU(w io.Writer, r map[string]vegetaReport, cpu map[string]string) {
 		}
 		prefix := "CPU_" + strings.ReplaceAll(a.key, "-", "_") + "_"
 		var cells [3]float64
-		for i, part := range []string{"ENGINE", "POSTGRES", "VEGETA"} {
+		for i, part := range []string{"SERVER", "POSTGRES", "VEGETA"} {
 			seconds, _ := strconv.ParseFloat(cpu[prefix+part], 64)
 			cells[i] = seconds / n * 1e6
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f |\n", a.label, cells[0], cells[1], cells[2],
 			cells[0]+cells[1]+cells[2])
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU time is read from /proc over each attack; for the engine the window lasts "+
+		"until its read models have caught up, so the projectors' work is counted. The HTTP server "+
+		"is the engine, or the bare handler's process in its row. The two cores give 2,000,000 "+
+		"µs of CPU per second, so a request costing T µs in total cannot run faster than "+
+		"2,000,000 / T per second.")
 }
