@@ -10,8 +10,12 @@
 //     backup; it renumbers the restored events' transaction ids so projectors keep working
 //     on a new cluster.
 //   - check_backup_status.sh reports the age, size and checksum state of the newest backups
-//     and writes them for Prometheus' node exporter.
+//     and writes them as a Prometheus textfile, which the engine re-exports.
 //   - pgbench_ceiling.sh measures the raw insert and read ceiling of event-shaped rows.
+//   - bench.sh runs the Go benchmarks and that ceiling on one durable server and prints
+//     each figure as a ratio to its ceiling; loadtest.sh drives the HTTP API with vegeta
+//     beside a pgbench ceiling and a bare Echo handler.
+//   - test.sh is the whole test suite; deploy_staging.sh deploys the staging stack.
 //
 // The scripts share functions in lib/, and the programs they and their tests need are
 // installed by the idempotent steps in setup.d/. Nothing here is imported by the engine.
