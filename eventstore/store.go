@@ -94,7 +94,14 @@ func (s *Store) Append(
 }
 
 func (s *Store) tryAppend(ctx context.Context, args []any) (AppendResult, error) {
-	rows, err := s.pool.Query(ctx, query("append"), args...)
+	sql := query("append")
+	if ids := args[3].([]uuid.UUID); len(ids) == 1 && args[2].(int64) >= 0 {
+		// One event at an exact version: scalar arguments and no aggregate.
+		sql = query("append_one")
+		args = []any{args[0], args[1], args[2], ids[0], args[4].([]string)[0],
+			args[5].([]int32)[0], args[6].([]string)[0], args[7].([]string)[0]}
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return AppendResult{}, err
 	}

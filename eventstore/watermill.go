@@ -45,7 +45,11 @@ func OffsetsAdapter() wsql.DefaultPostgreSQLOffsetsAdapter {
 
 // InsertQuery builds the append statement for messages published through a
 // watermill publisher. All messages of one call must belong to one stream,
-// named in their metadata; the expected version defaults to any.
+// named in their metadata; the expected version defaults to any. A stream
+// already past the expected version fails the publish; because the
+// publisher does not look at what the statement returned, an expected
+// version beyond the stream's end stores nothing without an error, so
+// commands use Store.Append, which reports both.
 func (a SchemaAdapter) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, error) {
 	if len(params.Msgs) == 0 {
 		return wsql.Query{}, fmt.Errorf("nothing to publish: %w", ErrInvalidEvent)

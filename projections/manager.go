@@ -208,7 +208,7 @@ func (m *Manager) resumeRebuilds(ctx context.Context) {
 			continue
 		}
 		m.log.Info("resuming interrupted rebuild", "projection", name, "version", *v)
-		if _, err := m.Rebuild(ctx, name); err != nil {
+		if _, err := m.Rebuild(ctx, name); err != nil && !errors.Is(err, ErrRebuildRunning) {
 			m.log.Error("resume rebuild", "projection", name, "error", err)
 		}
 	}

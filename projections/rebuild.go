@@ -104,15 +104,25 @@ func (m *Manager) Rebuild(ctx context.Context, name string) (*Rebuild, error) {
 	if !ok {
 		return nil, ErrUnknownProjection
 	}
+	// Reserve the projection before touching the database, so two callers
+	// (an admin and the resume at start-up, say) never rebuild it at once.
 	m.mu.Lock()
 	if r := m.rebuilds[name]; r != nil && r.Progress().State == "running" {
 		m.mu.Unlock()
 		return nil, ErrRebuildRunning
 	}
+	r := &Rebuild{Projection: name, state: "running", started: time.Now(),
+		finishedC: make(chan struct{})}
+	m.rebuilds[name] = r
 	base := m.runCtx
 	m.mu.Unlock()
 	if base == nil {
 		base = context.WithoutCancel(ctx)
+	}
+	fail := func(err error) (*Rebuild, error) {
+		r.set(func(r *Rebuild) { r.state, r.err, r.finished = "failed", err, time.Now() })
+		close(r.finishedC)
+		return nil, err
 	}
 
 	pool := m.store.Pool()
@@ -122,29 +132,32 @@ func (m *Manager) Rebuild(ctx context.Context, name string) (*Rebuild, error) {
 	)
 	err := pool.QueryRow(ctx, query("version_state"), name).Scan(&active, &pending)
 	if err != nil {
-		return nil, fmt.Errorf("read version of %s: %w", name, err)
+		return fail(fmt.Errorf("read version of %s: %w", name, err))
 	}
 	next := active + 1
 	if pending != nil {
 		next = *pending // resume: its tables and checkpoint are kept
 	} else {
 		if err := m.dropVersion(ctx, d, versionSuffix(next), d.group(next)); err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if _, err := pool.Exec(ctx, query("rebuild_begin"), name, next); err != nil {
-			return nil, fmt.Errorf("record rebuild of %s: %w", name, err)
+			return fail(fmt.Errorf("record rebuild of %s: %w", name, err))
 		}
 	}
 	if err := m.createVersion(ctx, d, versionSuffix(next), false); err != nil {
-		return nil, err
+		return fail(err)
 	}
 
 	rctx, cancel := context.WithCancel(base)
-	r := &Rebuild{Projection: name, Version: next, state: "running", started: time.Now(),
-		cancel: cancel, finishedC: make(chan struct{})}
-	m.mu.Lock()
-	m.rebuilds[name] = r
-	m.mu.Unlock()
+	var cancelled bool
+	r.set(func(r *Rebuild) {
+		r.Version, r.cancel = next, cancel
+		cancelled = errors.Is(r.err, errCancelled)
+	})
+	if cancelled {
+		cancel()
+	}
 
 	m.wg.Add(1)
 	go func() {
@@ -180,8 +193,11 @@ func (m *Manager) CancelRebuild(ctx context.Context, name string) error {
 	if r == nil || r.Progress().State != "running" {
 		return &domain.Error{Code: domain.CodeConflict, Message: "no rebuild of " + name + " is running"}
 	}
-	r.set(func(r *Rebuild) { r.err = errCancelled })
-	r.cancel()
+	var cancel context.CancelFunc
+	r.set(func(r *Rebuild) { r.err, cancel = errCancelled, r.cancel })
+	if cancel != nil {
+		cancel()
+	} // otherwise the rebuild is still starting and cancels itself on seeing r.err
 	if err := r.Wait(ctx); err != nil && !errors.Is(err, errCancelled) {
 		return err
 	}
