@@ -146,16 +146,24 @@ func TestMetricNames_FindsSeriesAndSkipsEverythingElse(t *testing.T) {
 	}{
 		{`up{job="engine"} == 0`, []string{"up"}},
 		{
-			`histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket[$__rate_interval])))`,
+			`histogram_quantile(0.99, sum by (le, route) ` +
+				`(rate(http_request_duration_seconds_bucket[$__rate_interval])))`,
 			[]string{"http_request_duration_seconds_bucket"},
 		},
 		{
-			`sum(rate(a_total{code=~"5..",x="}"}[5m])) by (route) / ignoring(code) group_left sum(b) > bool 0.05`,
+			`sum(rate(a_total{code=~"5..",x="}"}[5m])) by (route) / ` +
+				`ignoring(code) group_left sum(b) > bool 0.05`,
 			[]string{"a_total", "b"},
 		},
-		{`time() - backup_last_success_timestamp_seconds > 26 * 3600`, []string{"backup_last_success_timestamp_seconds"}},
+		{
+			`time() - backup_last_success_timestamp_seconds > 26 * 3600`,
+			[]string{"backup_last_success_timestamp_seconds"},
+		},
 		{`max without (instance) (x offset 5m) or vector(0) unless on (job) y`, []string{"x", "y"}},
-		{`{__name__="named_series", job="engine"} + count(c:recorded:rate5m) + 1e3 + Inf`, []string{"c:recorded:rate5m", "named_series"}},
+		{
+			`{__name__="named_series", job="engine"} + count(c:recorded:rate5m) + 1e3 + Inf`,
+			[]string{"c:recorded:rate5m", "named_series"},
+		},
 		{`topk(5, sum without(le) (rate(z[1h:5m])))`, []string{"z"}},
 		{`label_replace(q, "dst", "$1", "src", "(.*)")`, []string{"q"}},
 	}

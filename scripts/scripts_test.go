@@ -1097,7 +1097,7 @@ func startWebhook(t *testing.T) *webhookReceiver {
 		_, _ = io.WriteString(rw, "ok")
 	}))
 	t.Cleanup(server.Close)
-	w.url = server.URL + "/services/T000/B000/XXXX"
+	w.url = server.URL + "/services/T000/B000/hook"
 	return w
 }
 
