@@ -387,7 +387,8 @@ func (p *PayableOrder) RecordPayment(r PaymentReport) []Event {
 		StatusDetail: r.StatusDetail, Amount: r.Amount, RefundedAmount: refunded}
 	out := []Event{status}
 	paying, review := p.Ledger.PaidBy == r.ID, seen && prev.Review != ""
-	if ApprovedFamily(r.Status) && !(seen && ApprovedFamily(prev.Status)) {
+	newlyApproved := !seen || !ApprovedFamily(prev.Status)
+	if ApprovedFamily(r.Status) && newlyApproved {
 		switch ev := p.approval(r); ev.(type) {
 		case *OrderPaid:
 			paying = true
@@ -410,7 +411,7 @@ func (p *PayableOrder) RecordPayment(r PaymentReport) []Event {
 		out = append(out, &OrderRefunded{OrderID: p.ID, PaymentID: r.ID,
 			Amount: Money{Amount: r.Refunded - before, Currency: r.Amount.Currency}, RefundedTotal: refunded})
 	}
-	if r.Status == PaymentChargedBack && !(seen && prev.Status == PaymentChargedBack) {
+	if r.Status == PaymentChargedBack && (!seen || prev.Status != PaymentChargedBack) {
 		out = append(out, &OrderChargedBack{OrderID: p.ID, PaymentID: r.ID, Amount: r.Amount})
 	}
 	return out

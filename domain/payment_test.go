@@ -65,7 +65,8 @@ func TestRecordPayment_ApprovedForTheTotalPaysTheOrder(t *testing.T) {
 	events := record(o, report("1", domain.PaymentApproved, 1500, 0))
 
 	require.Equal(t, []string{"PaymentStatusRecorded", "OrderPaid"}, types(events))
-	require.True(t, events[0].(*domain.PaymentStatusRecorded).OrderPayment)
+	rec := as[*domain.PaymentStatusRecorded](t, events[0])
+	require.True(t, rec.OrderPayment)
 	require.True(t, o.Paid)
 	require.Equal(t, "1", o.Ledger.PaidBy)
 	require.Equal(t, ars(1500), o.Ledger.PaidAmount)
@@ -119,7 +120,8 @@ func TestRecordPayment_RejectedLeavesTheOrderUnpaidAndOpensANewAttempt(t *testin
 	events := record(o, report("1", domain.PaymentRejected, 1500, 0))
 
 	require.Equal(t, []string{"PaymentStatusRecorded"}, types(events))
-	require.True(t, events[0].(*domain.PaymentStatusRecorded).OrderPayment)
+	rec := as[*domain.PaymentStatusRecorded](t, events[0])
+	require.True(t, rec.OrderPayment)
 	require.False(t, o.Paid)
 	next, err := o.StartCheckout(customer)
 	require.NoError(t, err)
@@ -134,10 +136,10 @@ func TestRecordPayment_ADifferentAmountIsAMismatchAndDoesNotPay(t *testing.T) {
 	events := record(o, report("1", domain.PaymentApproved, 1400, 0))
 
 	require.Equal(t, []string{"PaymentStatusRecorded", "PaymentAmountMismatch"}, types(events))
-	mm := events[1].(*domain.PaymentAmountMismatch)
+	mm := as[*domain.PaymentAmountMismatch](t, events[1])
 	require.Equal(t, ars(1500), mm.Expected)
 	require.Equal(t, ars(1400), mm.Received)
-	require.False(t, events[0].(*domain.PaymentStatusRecorded).OrderPayment)
+	require.False(t, as[*domain.PaymentStatusRecorded](t, events[0]).OrderPayment)
 	require.False(t, o.Paid)
 	require.Equal(t, domain.ReviewAmountMismatch, o.Ledger.Payments["1"].Review)
 }
@@ -159,9 +161,9 @@ func TestRecordPayment_PartialThenFullRefundIsRecordedOnTheOrder(t *testing.T) {
 	full := record(o, report("1", domain.PaymentRefunded, 1500, 1500))
 
 	require.Equal(t, []string{"PaymentStatusRecorded", "OrderRefunded"}, types(partial))
-	require.Equal(t, ars(500), partial[1].(*domain.OrderRefunded).Amount)
+	require.Equal(t, ars(500), as[*domain.OrderRefunded](t, partial[1]).Amount)
 	require.Equal(t, []string{"PaymentStatusRecorded", "OrderRefunded"}, types(full))
-	refund := full[1].(*domain.OrderRefunded)
+	refund := as[*domain.OrderRefunded](t, full[1])
 	require.Equal(t, ars(1000), refund.Amount)
 	require.Equal(t, ars(1500), refund.RefundedTotal)
 	require.Equal(t, ars(1500), o.Ledger.Refunded)
@@ -228,8 +230,8 @@ func TestRecordPayment_ASecondApprovedPaymentNeedsReview(t *testing.T) {
 	events := record(o, report("2", domain.PaymentApproved, 1500, 0))
 
 	require.Equal(t, []string{"PaymentStatusRecorded", "PaymentUnexpected"}, types(events))
-	require.Equal(t, domain.ReviewAlreadyPaid, events[1].(*domain.PaymentUnexpected).Reason)
-	require.False(t, events[0].(*domain.PaymentStatusRecorded).OrderPayment)
+	require.Equal(t, domain.ReviewAlreadyPaid, as[*domain.PaymentUnexpected](t, events[1]).Reason)
+	require.False(t, as[*domain.PaymentStatusRecorded](t, events[0]).OrderPayment)
 	require.Equal(t, "1", o.Ledger.PaidBy)
 	require.Equal(t, []string{"PaymentStatusRecorded"},
 		types(record(o, report("2", domain.PaymentRefunded, 1500, 1500))),
@@ -244,7 +246,7 @@ func TestRecordPayment_AnApprovalForACancelledOrderNeedsReview(t *testing.T) {
 	events := record(o, report("1", domain.PaymentApproved, 1500, 0))
 
 	require.Equal(t, []string{"PaymentStatusRecorded", "PaymentUnexpected"}, types(events))
-	require.Equal(t, domain.ReviewOrderCancelled, events[1].(*domain.PaymentUnexpected).Reason)
+	require.Equal(t, domain.ReviewOrderCancelled, as[*domain.PaymentUnexpected](t, events[1]).Reason)
 	require.False(t, o.Paid)
 }
 
@@ -398,4 +400,12 @@ func TestPaymentEvents_DecodeByTheirType(t *testing.T) {
 		require.NoError(t, err, e.EventType())
 		require.Equal(t, e, back)
 	}
+}
+
+// as asserts that e has type T and returns it.
+func as[T any](t *testing.T, e any) T {
+	t.Helper()
+	v, ok := e.(T)
+	require.True(t, ok, "got %T", e)
+	return v
 }

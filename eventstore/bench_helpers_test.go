@@ -1,13 +1,10 @@
 package eventstore_test
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
-
-func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 
 // runWorkers runs b.N calls of fn spread over a fixed number of goroutines.
 func runWorkers(b *testing.B, workers int, fn func()) {

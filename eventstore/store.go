@@ -93,13 +93,13 @@ func (s *Store) Append(
 	}
 }
 
-func (s *Store) tryAppend(ctx context.Context, args []any) (AppendResult, error) {
-	sql := query("append")
-	if ids := args[3].([]uuid.UUID); len(ids) == 1 && args[2].(int64) >= 0 {
+func (s *Store) tryAppend(ctx context.Context, b appendBatch) (AppendResult, error) {
+	sql, args := query("append"), b.args()
+	if len(b.ids) == 1 && b.expected >= 0 {
 		// One event at an exact version: scalar arguments and no aggregate.
 		sql = query("append_one")
-		args = []any{args[0], args[1], args[2], ids[0], args[4].([]string)[0],
-			args[5].([]int32)[0], args[6].([]string)[0], args[7].([]string)[0]}
+		args = []any{b.stream.ID, b.stream.Type, b.expected, b.ids[0], b.types[0], b.versions[0],
+			b.payloads[0], b.metas[0]}
 	}
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
@@ -142,36 +142,47 @@ func (s *Store) priorAppend(
 	return res, found == len(events), nil
 }
 
-func appendArgs(stream Stream, expected ExpectedVersion, events []NewEvent) ([]any, error) {
+// appendBatch is an append's events as the statement's parallel arrays.
+type appendBatch struct {
+	stream   Stream
+	expected int64
+	ids      []uuid.UUID
+	types    []string
+	versions []int32
+	payloads []string
+	metas    []string
+}
+
+func (b appendBatch) args() []any {
+	return []any{b.stream.ID, b.stream.Type, b.expected, b.ids, b.types, b.versions, b.payloads, b.metas}
+}
+
+func appendArgs(stream Stream, expected ExpectedVersion, events []NewEvent) (appendBatch, error) {
 	if stream.ID == "" || stream.Type == "" {
-		return nil, fmt.Errorf("stream needs an id and a type: %w", ErrInvalidEvent)
+		return appendBatch{}, fmt.Errorf("stream needs an id and a type: %w", ErrInvalidEvent)
 	}
 	if len(events) == 0 {
-		return nil, fmt.Errorf("nothing to append: %w", ErrInvalidEvent)
+		return appendBatch{}, fmt.Errorf("nothing to append: %w", ErrInvalidEvent)
 	}
 	n := len(events)
-	var (
-		ids      = make([]uuid.UUID, n)
-		types    = make([]string, n)
-		versions = make([]int32, n)
-		payloads = make([]string, n)
-		metas    = make([]string, n)
-	)
+	b := appendBatch{stream: stream, expected: int64(expected), ids: make([]uuid.UUID, n),
+		types: make([]string, n), versions: make([]int32, n), payloads: make([]string, n),
+		metas: make([]string, n)}
 	for i, e := range events {
 		if e.Type == "" || e.Metadata.EventID == uuid.Nil {
-			return nil, fmt.Errorf("event %d needs a type and an event id: %w", i, ErrInvalidEvent)
+			return appendBatch{}, fmt.Errorf("event %d needs a type and an event id: %w", i, ErrInvalidEvent)
 		}
 		if !json.Valid(e.Payload) {
-			return nil, fmt.Errorf("event %d payload is not JSON: %w", i, ErrInvalidEvent)
+			return appendBatch{}, fmt.Errorf("event %d payload is not JSON: %w", i, ErrInvalidEvent)
 		}
 		meta, err := json.Marshal(e.Metadata)
 		if err != nil {
-			return nil, fmt.Errorf("encode metadata of event %d: %w", i, err)
+			return appendBatch{}, fmt.Errorf("encode metadata of event %d: %w", i, err)
 		}
-		ids[i], types[i], payloads[i], metas[i] = e.Metadata.EventID, e.Type, string(e.Payload), string(meta)
-		versions[i] = int32(max(e.SchemaVersion, 1))
+		b.ids[i], b.types[i], b.payloads[i], b.metas[i] = e.Metadata.EventID, e.Type, string(e.Payload), string(meta)
+		b.versions[i] = int32(max(e.SchemaVersion, 1))
 	}
-	return []any{stream.ID, stream.Type, int64(expected), ids, types, versions, payloads, metas}, nil
+	return b, nil
 }
 
 func isUniqueViolation(err error, constraint string) bool {

@@ -75,11 +75,11 @@ func (a SchemaAdapter) InsertQuery(params wsql.InsertQueryParams) (wsql.Query, e
 		}
 		events[i] = e
 	}
-	args, err := appendArgs(stream, expected, events)
+	batch, err := appendArgs(stream, expected, events)
 	if err != nil {
 		return wsql.Query{}, err
 	}
-	return wsql.Query{Query: query("append"), Args: args}, nil
+	return wsql.Query{Query: query("append"), Args: batch.args()}, nil
 }
 
 func newEventFromMessage(m *message.Message) (NewEvent, error) {

@@ -385,7 +385,7 @@ func TestReadYourWrites_WhatACommandWroteIsReadableAtOnce(t *testing.T) {
 	placed := c.customer.Do(http.MethodPost, "/v1/orders", pickupOrder(c.business.ID, c.product.ID, 1))
 	require.Equal(t, http.StatusCreated, placed.Status, "body: %s", placed.Body)
 	at := xPosition(t, placed)
-	id := placed.Map(t)["id"].(string)
+	id, _ := placed.Map(t)["id"].(string)
 	byHeader := c.customer.Do(http.MethodGet, "/v1/orders/"+id, nil, minPos(at)...)
 	byQuery := c.owner.Do(http.MethodGet,
 		"/v1/orders?business_id="+c.business.ID+"&min_position="+strconv.FormatInt(at, 10), nil)
@@ -409,7 +409,7 @@ func TestReadYourWrites_StoppedProjectorAnswers503WithRetryAfter(t *testing.T) {
 	created := owner.Do(http.MethodPost, "/v1/businesses", map[string]any{"name": "X", "currency": "ARS"})
 	require.Equal(t, http.StatusCreated, created.Status, "body: %s", created.Body)
 	at := xPosition(t, created)
-	id := created.Map(t)["id"].(string)
+	id, _ := created.Map(t)["id"].(string)
 
 	lagging := []struct {
 		user *testUser

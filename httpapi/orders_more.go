@@ -25,7 +25,7 @@ func (h *ordersAPI) update(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	return h.orderCommand(c, "update_order",
-		func(o *domain.Order, owner string, a domain.Actor) ([]domain.Event, error) {
+		func(o *domain.Order, _ string, a domain.Actor) ([]domain.Event, error) {
 			b, err := h.businessForOrder(ctx, o.BusinessID)
 			if err != nil {
 				return nil, err

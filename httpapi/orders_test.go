@@ -424,7 +424,8 @@ func TestTransitions_MercadoPagoOrdersArePaidBeforePreparingCashOrdersNeedNot(t 
 		minPos(paidPrepared.Position)...))
 
 	requireProblem(t, unpaid, http.StatusConflict, domain.CodeInvalidTransition)
-	require.Equal(t, false, unpaid.Map(t)["details"].(map[string]any)["paid"])
+	details, _ := unpaid.Map(t)["details"].(map[string]any)
+	require.Equal(t, false, details["paid"])
 	require.False(t, cashPrepared.Paid)
 	require.True(t, paidPrepared.Paid)
 	require.Greater(t, paidPrepared.Position, paidAt)
@@ -737,7 +738,7 @@ func TestIdempotencyKey_RetryGetsTheFirstAnswerAndAppendsNothing(t *testing.T) {
 	require.NotEqual(t, first.Map(t)["id"], other.Map(t)["id"])
 	require.Equal(t, events+1, h.eventCount(t), "only the other caller's order was appended")
 
-	id := first.Map(t)["id"].(string)
+	id, _ := first.Map(t)["id"].(string)
 	path := "/v1/orders/" + id + "/transitions"
 	moved := c.owner.Do(http.MethodPost, path, map[string]any{"to": "confirmed"}, "Idempotency-Key", "m1")
 	events = h.eventCount(t)

@@ -23,7 +23,7 @@ const (
 	StatusInProcess   Status = "in_process"
 	StatusInMediation Status = "in_mediation"
 	StatusRejected    Status = "rejected"
-	StatusCancelled   Status = "cancelled" //nolint:misspell // MercadoPago spells it so.
+	StatusCancelled   Status = "cancelled" // MercadoPago spells it so.
 	StatusRefunded    Status = "refunded"
 	StatusChargedBack Status = "charged_back"
 )

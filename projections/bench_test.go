@@ -97,7 +97,7 @@ func BenchmarkProjector_Lag(b *testing.B) {
 		mu     sync.Mutex
 		delays []time.Duration
 	)
-	handler := projections.HandlerFunc(func(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {
+	handler := projections.HandlerFunc(func(_ context.Context, _ pgx.Tx, events []eventstore.Event) error {
 		now := time.Now()
 		mu.Lock()
 		for _, e := range events {

@@ -37,7 +37,8 @@ func databaseCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer srv.Stop(context.WithoutCancel(ctx)) //nolint:errcheck
+			//nolint:errcheck // stopping on the way out; nothing is left to report to
+			defer srv.Stop(context.WithoutCancel(ctx))
 			if _, err := migrations.Up(ctx, srv.URL()); err != nil {
 				return err
 			}

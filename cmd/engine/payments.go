@@ -61,7 +61,7 @@ func registerPaymentReadModel(e *engine) { e.manager.Register(readmodel.Definiti
 // reconciliation to the background work, and returns the HTTP modules and the
 // hook the order routes call after a cancellation (OrdersDeps.OnPaidCancel).
 // Call it after the projection manager has started.
-func (e *engine) paymentFeatures(ctx context.Context, catalogReader *catalog.Reader) (
+func (e *engine) paymentFeatures(_ context.Context, catalogReader *catalog.Reader) (
 	[]httpapi.Module, func(ctx context.Context, orderID string) error, error) {
 	settings, err := env.ParseAs[paymentSettings]()
 	if err != nil {

@@ -124,7 +124,8 @@ func withLocalManager(ctx context.Context, fn func(ctx context.Context, e *engin
 	if !got {
 		return errors.New("an engine is running on this database: pass --url and ADMIN_TOKEN to ask it")
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", ownerLock) //nolint:errcheck
+	//nolint:errcheck // the lock goes with the connection anyway
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", ownerLock)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

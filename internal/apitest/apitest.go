@@ -97,7 +97,7 @@ func (c *Client) Do(method, path string, body any, headers ...string) *Response 
 			require.NoError(c.t, err)
 		}
 	}
-	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
+	req := httptest.NewRequestWithContext(context.Background(), method, path, bytes.NewReader(raw))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

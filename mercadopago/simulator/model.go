@@ -62,7 +62,7 @@ var defaultStatusDetail = map[string]string{
 	"in_process":   "pending_contingency",
 	"in_mediation": "in_process",
 	"rejected":     "cc_rejected_other_reason",
-	"cancelled":    "by_collector", //nolint:misspell // MercadoPago spells it so.
+	"cancelled":    "by_collector", // MercadoPago spells it so.
 	"refunded":     "refunded",
 	"charged_back": "settled",
 }
