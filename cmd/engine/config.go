@@ -42,6 +42,10 @@ type config struct {
 	PublicBaseURL   string        `env:"PUBLIC_BASE_URL"`
 
 	BackupStatusFile string `env:"BACKUP_STATUS_FILE"`
+
+	// PprofAddr, when set, serves Go's profiler on that address (keep it on
+	// localhost: profiles show the program's internals).
+	PprofAddr string `env:"PPROF_ADDR"`
 }
 
 // developmentSecret signs tokens in development when no secret is set; the

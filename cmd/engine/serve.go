@@ -120,6 +120,9 @@ func serve(ctx context.Context) error {
 		}()
 	}
 
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	srv := e.api.HTTPServer(cfg.HTTPAddr)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
