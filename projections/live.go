@@ -20,6 +20,10 @@ import (
 // stop on it.
 func (p *Projector) handleMessage(msg *message.Message) (stop bool) {
 	ctx := msg.Context()
+	if f, ok := p.handler.(StreamFilter); ok && !f.Handles(msg.Metadata.Get(eventstore.MetaStreamType)) {
+		msg.Ack()
+		return false
+	}
 	e, err := eventstore.EventFromMessage(msg)
 	if err == nil {
 		e, err = p.store.Upcast(e)

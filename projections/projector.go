@@ -46,6 +46,15 @@ type Handler interface {
 	Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error
 }
 
+// StreamFilter is implemented by handlers that only care about some stream
+// types. Events of other streams are then acknowledged without calling
+// Apply, which saves the live path a savepoint per event; the checkpoint
+// still moves past them.
+type StreamFilter interface {
+	// Handles reports whether events of streamType matter to the handler.
+	Handles(streamType string) bool
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error
 

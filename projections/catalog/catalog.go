@@ -57,6 +57,11 @@ func newHandler(t projections.Tables) *handler {
 	}
 }
 
+// Handles reports that only business and product streams matter here.
+func (h *handler) Handles(streamType string) bool {
+	return streamType == domain.StreamBusiness || streamType == domain.StreamProduct
+}
+
 // Apply writes catalog events to the read tables; other events are ignored.
 func (h *handler) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {
 	batch := &pgx.Batch{}

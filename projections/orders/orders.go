@@ -96,6 +96,9 @@ type batch struct {
 	days     map[dayKey]*dayDelta
 }
 
+// Handles reports that only order streams matter here.
+func (h *Handler) Handles(streamType string) bool { return streamType == domain.StreamOrder }
+
 // Apply folds a batch of events into the read tables with one query to load
 // the orders it touches and one statement per table to write them.
 func (h *Handler) Apply(ctx context.Context, tx pgx.Tx, events []eventstore.Event) error {

@@ -119,6 +119,10 @@ func (b *batch) touchPayment(r *paymentRow) {
 	}
 }
 
+// Handles reports that only order streams, which carry the payment events,
+// matter here.
+func (h *Handler) Handles(streamType string) bool { return streamType == domain.StreamOrder }
+
 // Apply folds a batch of events into the read tables: one query loads the
 // orders it touches, one the payments, and one pipelined batch writes them.
 // Orders not paid through MercadoPago are skipped.
