@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -57,8 +58,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		method := c.Request().Method
 		s.http.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		s.http.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
-		s.log.Debug("request", "request_id", requestID(c), "method", method, "route", route,
-			"status", status, "duration_ms", elapsed.Milliseconds())
+		// Failed requests are logged at info, the rest at debug, so a busy
+		// engine's log stays readable; the metrics count every request.
+		level := slog.LevelDebug
+		if status >= 400 {
+			level = slog.LevelInfo
+		}
+		s.log.Log(c.Request().Context(), level, "request", "request_id", requestID(c),
+			"method", method, "route", route, "status", status, "duration_ms", elapsed.Milliseconds())
 		return err
 	}
 }
