@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -162,8 +163,53 @@ func (m *Manager) Run(ctx context.Context) {
 		m.launch(p)
 	}
 	m.resumeRebuilds(ctx)
-	<-ctx.Done()
-	m.wg.Wait()
+	tick := time.NewTicker(versionCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.wg.Wait()
+			return
+		case <-tick.C:
+			m.followVersions(ctx)
+		}
+	}
+}
+
+// versionCheckInterval is how often an engine checks whether another engine
+// sharing the database switched a read model to a rebuilt version.
+const versionCheckInterval = 2 * time.Second
+
+// followVersions moves this engine's projectors to the version another
+// engine's rebuild made active; without it they would keep writing to
+// tables the switch dropped.
+func (m *Manager) followVersions(ctx context.Context) {
+	for _, name := range m.registry.Names() {
+		d, ok := m.Definition(name)
+		if !ok {
+			continue
+		}
+		if r := m.Rebuilds()[name]; r != nil && r.Progress().State == "running" {
+			continue // this engine drives the switch itself
+		}
+		var (
+			active  int
+			pending *int
+		)
+		if err := m.store.Pool().QueryRow(ctx, query("version_state"), name).Scan(&active, &pending); err != nil {
+			continue
+		}
+		current, ok := m.registry.Get(name)
+		if !ok || current.Group() == d.group(active) {
+			continue
+		}
+		m.log.Info("read model switched to a rebuilt version by another engine",
+			"projection", name, "version", active)
+		m.stop(name)
+		np := m.projectorFor(d, active)
+		m.registry.Add(np)
+		m.launch(np)
+	}
 }
 
 func (m *Manager) launch(p *Projector) {

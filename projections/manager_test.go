@@ -118,3 +118,43 @@ func TestManager_RebuildInterruptedByACrashResumesFromItsCheckpoint(t *testing.T
 		WHERE tablename LIKE 'stream_events_v%'`).Scan(&tables))
 	require.Equal(t, 1, tables, "the old version's table is dropped")
 }
+
+func TestManager_AnotherEngineFollowsARebuildToTheNewTables(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := testkit.NewDatabase(t)
+	store := eventstore.New(pool)
+	seedEvents(t, store, 500)
+	def := countsDefinition(0)
+
+	a, _, stopA, doneA := startManager(t, store, def, 200)
+	_, regB, stopB, doneB := startManager(t, store, def, 200)
+	defer func() {
+		stopA()
+		stopB()
+		<-doneA
+		<-doneB
+	}()
+	head, err := store.Head(ctx)
+	require.NoError(t, err)
+	pb, _ := regB.Get("counts")
+	require.NoError(t, pb.WaitFor(ctx, head, 10*time.Second))
+
+	r, err := a.Rebuild(ctx, "counts")
+	require.NoError(t, err)
+	require.NoError(t, r.Wait(ctx))
+
+	// The other engine moves its projector to the new version's group.
+	require.Eventually(t, func() bool {
+		p, ok := regB.Get("counts")
+		return ok && p.Group() == "counts_v2"
+	}, 10*time.Second, 50*time.Millisecond)
+
+	seedEvents(t, store, 100)
+	head, err = store.Head(ctx)
+	require.NoError(t, err)
+	pb, _ = regB.Get("counts")
+	require.NoError(t, pb.WaitFor(ctx, head, 10*time.Second))
+	var events int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT sum(events) FROM stream_events`).Scan(&events))
+	require.Equal(t, int64(600), events, "every event counted once, by whichever engine")
+}
