@@ -28,19 +28,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"comanda/domain"
+	"comanda/internal/sqlfile"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-// query returns the text of an embedded SQL file; a missing file is a bug.
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // The expected failures. Each reaches callers as the cause (Err) of a
 // *domain.Error, so errors.Is finds it and the HTTP layer maps the code.

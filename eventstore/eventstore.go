@@ -18,19 +18,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"comanda/internal/sqlfile"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-// query returns the text of an embedded SQL file; a missing file is a bug.
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // Topic is the watermill topic whose table is the events table.
 const Topic = "events"

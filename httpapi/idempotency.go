@@ -14,18 +14,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"comanda/domain"
+	"comanda/internal/sqlfile"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // replayedHeaders are the response headers stored with an idempotent answer.
 var replayedHeaders = []string{"Content-Type", "ETag", "Location", "X-Position"}

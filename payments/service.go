@@ -26,6 +26,7 @@ import (
 
 	"comanda/domain"
 	"comanda/eventstore"
+	"comanda/internal/sqlfile"
 	"comanda/mercadopago"
 	readmodel "comanda/projections/payments"
 )
@@ -33,13 +34,8 @@ import (
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // SystemActor names MercadoPago's own news (webhooks, reconciliation) in the
 // metadata of the events it causes.

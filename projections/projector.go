@@ -25,18 +25,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"comanda/eventstore"
+	"comanda/internal/sqlfile"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // Handler applies events to a read model. Apply receives events in log order
 // inside the transaction that also moves the checkpoint; it must write only

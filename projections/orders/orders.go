@@ -16,19 +16,15 @@ import (
 
 	"comanda/domain"
 	"comanda/eventstore"
+	"comanda/internal/sqlfile"
 	"comanda/projections"
 )
 
 //go:embed queries/*.sql
 var queryFiles embed.FS
 
-func query(name string) string {
-	b, err := queryFiles.ReadFile("queries/" + name + ".sql")
-	if err != nil {
-		panic("BUG: missing embedded query " + name)
-	}
-	return string(b)
-}
+// query returns the text of one of the package's embedded SQL files.
+var query = sqlfile.Loader(queryFiles)
 
 // Name is the projection's name.
 const Name = "orders"
