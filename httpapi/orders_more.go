@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"comanda/domain"
+	"comanda/eventstore"
 	"comanda/projections/catalog"
 	"comanda/projections/orders"
 )
@@ -197,24 +198,9 @@ func (h *ordersAPI) getAsOf(c echo.Context) error {
 			return domain.Invalid(domain.FieldError{Field: "as_of", Message: "must be an RFC 3339 time"})
 		}
 	}
-	ctx := c.Request().Context()
-	all, err := h.s.deps.Store.ReadStream(ctx, id.String(), 1)
+	all, err := h.visibleStream(c, p, id)
 	if err != nil {
 		return err
-	}
-	var o domain.Order
-	if _, err := foldEvents(all[:min(1, len(all))], &o); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return domain.Errorf(domain.CodeNotFound, "no such order")
-	}
-	owner, err := h.ownerOf(c, o.BusinessID)
-	if err != nil {
-		return err
-	}
-	if !o.VisibleTo(p.Actor(), owner) {
-		return domain.Errorf(domain.CodeNotFound, "no such order")
 	}
 	var upTo []domain.Event
 	position := int64(0)
@@ -241,6 +227,30 @@ func (h *ordersAPI) getAsOf(c echo.Context) error {
 	return c.JSON(http.StatusOK, viewOfOrder(&past, position))
 }
 
+// visibleStream reads an order's whole stream from the event store, after
+// checking from its first event that the caller may see the order.
+func (h *ordersAPI) visibleStream(c echo.Context, p Principal, id uuid.UUID) ([]eventstore.Event, error) {
+	events, err := h.s.deps.Store.ReadStream(c.Request().Context(), id.String(), 1)
+	if err != nil {
+		return nil, err
+	}
+	var o domain.Order
+	if _, err := foldEvents(events[:min(1, len(events))], &o); err != nil {
+		return nil, err
+	}
+	if o.ID == "" {
+		return nil, domain.Errorf(domain.CodeNotFound, "no such order")
+	}
+	owner, err := h.ownerOf(c, o.BusinessID)
+	if err != nil {
+		return nil, err
+	}
+	if !o.VisibleTo(p.Actor(), owner) {
+		return nil, domain.Errorf(domain.CodeNotFound, "no such order")
+	}
+	return events, nil
+}
+
 func (h *ordersAPI) history(c echo.Context) error {
 	p, err := mustPrincipal(c)
 	if err != nil {
@@ -250,25 +260,11 @@ func (h *ordersAPI) history(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	events, err := h.s.deps.Store.ReadStream(c.Request().Context(), id.String(), 1)
+	events, err := h.visibleStream(c, p, id)
 	if err != nil {
 		return err
 	}
-	var o domain.Order
-	if _, err := foldEvents(events[:min(1, len(events))], &o); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return domain.Errorf(domain.CodeNotFound, "no such order")
-	}
-	owner, err := h.ownerOf(c, o.BusinessID)
-	if err != nil {
-		return err
-	}
-	if !o.VisibleTo(p.Actor(), owner) {
-		return domain.Errorf(domain.CodeNotFound, "no such order")
-	}
-	return c.JSON(http.StatusOK, map[string]any{"order_id": o.ID, "items": historyOf(events)})
+	return c.JSON(http.StatusOK, map[string]any{"order_id": id.String(), "items": historyOf(events)})
 }
 
 func (h *ordersAPI) messages(c echo.Context) error {
