@@ -106,6 +106,11 @@ func withLocalManager(ctx context.Context, fn func(ctx context.Context, e *engin
 	if err != nil {
 		return err
 	}
+	if os.Getenv("LOG_LEVEL") == "" {
+		// The command prints its own results; the engine's start-up notes
+		// would only clutter them.
+		cfg.LogLevel = "error"
+	}
 	log := newLogger(cfg)
 	e, err := buildEngine(ctx, cfg, log)
 	if err != nil {
