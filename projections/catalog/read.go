@@ -120,16 +120,9 @@ func (r *Reader) Businesses(ctx context.Context, page Page, owner *uuid.UUID) ([
 	if err != nil {
 		return nil, fmt.Errorf("list businesses: %w", err)
 	}
-	defer rows.Close()
-	out := []Business{}
-	for rows.Next() {
-		b, err := scanBusiness(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Business, error) {
+		return scanBusiness(row)
+	})
 }
 
 // Product returns one product, archived or not.
@@ -154,16 +147,9 @@ func (r *Reader) Products(ctx context.Context, business uuid.UUID, f ProductFilt
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
-	defer rows.Close()
-	out := []Product{}
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Product, error) {
+		return scanProduct(row)
+	})
 }
 
 // ItemsForOrder returns the products with the given ids as an order prices

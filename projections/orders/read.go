@@ -136,16 +136,9 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Order, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	defer rows.Close()
-	out := []Order{}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Order, error) {
+		return scanOrder(row)
+	})
 }
 
 // Messages returns an order's messages after a position, oldest first.
@@ -154,17 +147,8 @@ func (r *Reader) Messages(ctx context.Context, order uuid.UUID, after int64, lim
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
-	defer rows.Close()
-	out := []Message{}
-	for rows.Next() {
-		var m Message
-		if err := rows.Scan(&m.ID, &m.OrderID, &m.AuthorID, &m.AuthorRole, &m.Text, &m.Metadata,
-			&m.Position, &m.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	// The query's columns are Message's fields, in order.
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Message])
 }
 
 // Daily returns a business's sales per day from from to to, inclusive.

@@ -133,16 +133,9 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Payment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}
-	defer rows.Close()
-	out := []Payment{}
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Payment, error) {
+		return scanPayment(row)
+	})
 }
 
 // UnpaidCheckouts returns orders with a checkout started between from and
